@@ -1,0 +1,5 @@
+"""`python -m harvestd` runs the CLI."""
+
+from harvestd.cli import main
+
+main()
