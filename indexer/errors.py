@@ -2,6 +2,15 @@
 
     HarvestdError (ledger.errors)
     └── IndexerError              anything the indexer raises on purpose
+        ├── RpcError              the node answered a JSON-RPC error (method, code, message)
+        │   └── RangeTooLarge     "too many results" / "block range too large": split the range
+        ├── RpcTimeout            no answer within the timeout, retries exhausted
+        ├── RpcUnavailable        transport failure or HTTP error status, retries exhausted
+        ├── MalformedResponse     the node answered something that is not what the method returns
+        └── DecodeError           one log does not decode as the event its topic names
+
+Only `indexer.rpc` sees aiohttp; it translates every transport problem into these. URLs in
+messages are always redacted (`indexer.rpc.redact_url`).
 """
 
 from __future__ import annotations
@@ -11,3 +20,69 @@ from ledger.errors import HarvestdError
 
 class IndexerError(HarvestdError):
     """The indexer could not read, decode or book something."""
+
+
+class RpcError(IndexerError):
+    """The node answered a JSON-RPC error object."""
+
+    def __init__(self, method: str, code: int, message: str) -> None:
+        self.method = method
+        self.code = code
+        self.message = message
+        super().__init__(f"{method} failed with JSON-RPC error {code}: {message}")
+
+
+class RangeTooLarge(RpcError):
+    """The node refused a ranged query (eth_getLogs, trace_filter) as too large."""
+
+
+class RpcTimeout(IndexerError):
+    """The node did not answer within the timeout, on every attempt."""
+
+    def __init__(self, method: str, timeout_seconds: float, attempts: int) -> None:
+        self.method = method
+        self.timeout_seconds = timeout_seconds
+        self.attempts = attempts
+        super().__init__(
+            f"{method} timed out after {timeout_seconds}s on each of {attempts} attempt(s)"
+        )
+
+
+class RpcUnavailable(IndexerError):
+    """The endpoint could not be reached or kept answering with an HTTP error."""
+
+    def __init__(
+        self, method: str, url: str, status: int | None, reason: str, attempts: int
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.reason = reason
+        self.attempts = attempts
+        where = f"HTTP {status}" if status is not None else "transport error"
+        super().__init__(
+            f"{method} at {url} failed ({where}: {reason}) after {attempts} attempt(s)"
+        )
+
+
+class MalformedResponse(IndexerError):
+    """A JSON-RPC result does not have the shape the method promises."""
+
+    def __init__(self, method: str, reason: str) -> None:
+        self.method = method
+        self.reason = reason
+        super().__init__(f"{method} returned a malformed result: {reason}")
+
+
+class DecodeError(IndexerError):
+    """One log could not be decoded as the event its first topic names."""
+
+    def __init__(self, event: str, tx_hash: str, log_index: int, address: str, reason: str) -> None:
+        self.event = event
+        self.tx_hash = tx_hash
+        self.log_index = log_index
+        self.address = address
+        self.reason = reason
+        super().__init__(
+            f"cannot decode {event} log {log_index} of tx {tx_hash} from {address}: {reason}"
+        )

@@ -1,0 +1,178 @@
+"""A bare Anvil for the indexer's integration tests, with WETH9, two OZ tokens and Uniswap V2.
+
+Session-scoped: one node on a free 127.0.0.1 port, stopped at the end; each test runs
+between `evm_snapshot` and `evm_revert`, so tests do not see each other's transactions.
+Contracts come from the npm build artifacts (no compiler needed).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web3 import Web3
+from web3.contract import Contract
+
+ROOT = Path(__file__).resolve().parents[3]
+ANVIL = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+OZ = ROOT / "node_modules/@openzeppelin/contracts/build/contracts/ERC20PresetMinterPauser.json"
+WETH9 = ROOT / "node_modules/@uniswap/v2-periphery/build/WETH9.json"
+V2_FACTORY = ROOT / "node_modules/@uniswap/v2-core/build/UniswapV2Factory.json"
+V2_PAIR = ROOT / "node_modules/@uniswap/v2-core/build/UniswapV2Pair.json"
+V2_ROUTER = ROOT / "node_modules/@uniswap/v2-periphery/build/UniswapV2Router02.json"
+
+pytestmark = pytest.mark.chain
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _artifact(path: Path) -> tuple[list[Any], str]:
+    raw = json.loads(path.read_text())
+    code = raw["bytecode"]
+    if isinstance(code, dict):
+        code = code["object"]
+    if not code.startswith("0x"):
+        code = "0x" + code
+    return raw["abi"], code
+
+
+@dataclass
+class World:
+    """The deployed contracts and the accounts the tests use."""
+
+    url: str
+    w3: Web3
+    deployer: str
+    wallets: tuple[str, str]
+    outsider: str
+    weth: Contract
+    tka: Contract
+    tkb: Contract
+    factory: Contract
+    router: Contract
+    pair_ab: Contract
+    pair_aw: Contract
+    pair_bw: Contract
+
+    def send(self, fn: Any, sender: str, value: int = 0) -> str:
+        """Send a contract call from an unlocked account, wait for it, return the tx hash."""
+        tx_hash = fn.transact({"from": sender, "value": value})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        assert receipt["status"] == 1
+        return "0x" + bytes(tx_hash).hex()
+
+    def send_eth(self, sender: str, recipient: str, value: int) -> str:
+        """A plain native transfer."""
+        tx_hash = self.w3.eth.send_transaction({"from": sender, "to": recipient, "value": value})
+        self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        return "0x" + bytes(tx_hash).hex()
+
+    def pair_contract(self, address: str) -> Contract:
+        abi, _ = _artifact(V2_PAIR)
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
+
+
+def _deploy(w3: Web3, path: Path, sender: str, *args: Any) -> Contract:
+    abi, code = _artifact(path)
+    tx_hash = w3.eth.contract(abi=abi, bytecode=code).constructor(*args).transact({"from": sender})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    return w3.eth.contract(address=receipt["contractAddress"], abi=abi)
+
+
+@pytest.fixture(scope="session")
+def anvil_url() -> Iterator[str]:
+    """A fresh Anvil on a free local port, stopped at the end of the session."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent", "--chain-id", "31337"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("anvil did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def world_session(anvil_url: str) -> World:
+    """Deploy WETH9, two tokens and Uniswap V2 with three funded pairs."""
+    w3 = Web3(Web3.HTTPProvider(anvil_url))
+    accounts = w3.eth.accounts
+    deployer, w1, w2, outsider = accounts[0], accounts[1], accounts[2], accounts[3]
+    weth = _deploy(w3, WETH9, deployer)
+    tka = _deploy(w3, OZ, deployer, "Token A", "TKA")
+    tkb = _deploy(w3, OZ, deployer, "Token B", "TKB")
+    factory = _deploy(w3, V2_FACTORY, deployer, deployer)
+    router = _deploy(w3, V2_ROUTER, deployer, factory.address, weth.address)
+    big = 10**30
+    for token in (tka, tkb):
+        for holder in (deployer, w1, w2, outsider):
+            token.functions.mint(holder, big).transact({"from": deployer})
+        for holder in (deployer, w1, w2):
+            token.functions.approve(router.address, 2**256 - 1).transact({"from": holder})
+    deadline = 2**40
+    router.functions.addLiquidity(
+        tka.address, tkb.address, 10**24, 2 * 10**24, 0, 0, deployer, deadline
+    ).transact({"from": deployer})
+    router.functions.addLiquidityETH(tka.address, 10**24, 0, 0, deployer, deadline).transact(
+        {"from": deployer, "value": 500 * 10**18}
+    )
+    router.functions.addLiquidityETH(tkb.address, 10**24, 0, 0, deployer, deadline).transact(
+        {"from": deployer, "value": 250 * 10**18}
+    )
+    world = World(
+        url=anvil_url,
+        w3=w3,
+        deployer=deployer,
+        wallets=(w1, w2),
+        outsider=outsider,
+        weth=weth,
+        tka=tka,
+        tkb=tkb,
+        factory=factory,
+        router=router,
+        pair_ab=w3.eth.contract(),  # placeholder, replaced below
+        pair_aw=w3.eth.contract(),
+        pair_bw=w3.eth.contract(),
+    )
+    world.pair_ab = world.pair_contract(factory.functions.getPair(tka.address, tkb.address).call())
+    world.pair_aw = world.pair_contract(factory.functions.getPair(tka.address, weth.address).call())
+    world.pair_bw = world.pair_contract(factory.functions.getPair(tkb.address, weth.address).call())
+    return world
+
+
+@pytest.fixture
+def world(world_session: World) -> Iterator[World]:
+    """The session's world, reverted to its deployed state after the test."""
+    snapshot = world_session.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    try:
+        yield world_session
+    finally:
+        world_session.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]

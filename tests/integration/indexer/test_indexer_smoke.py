@@ -1,0 +1,11 @@
+import pytest
+
+from indexer.rpc import RpcClient
+
+
+@pytest.mark.asyncio
+async def test_smoke(world):
+    async with RpcClient(world.url) as rpc:
+        head = await rpc.call("eth_blockNumber")
+    assert int(head, 16) > 5
+    assert world.pair_ab.functions.getReserves().call()[0] > 0
