@@ -20,6 +20,7 @@
         │   ├── QuoteStale            the quote is older than allowed (blocks)
         │   ├── DeadlineTooFar        a deadline further out than allowed (seconds)
         │   └── SimulationReverted    the exact transaction reverts when simulated
+        ├── TransactionFailed         a sent transaction was mined but reverted
         └── SigningFailed             the key could not sign (the key itself is never shown)
 
 Each leaf carries the numbers that explain it and builds its own message.
@@ -251,6 +252,20 @@ class SimulationReverted(TradeRefused):
         super().__init__(
             f"simulation of the transaction to {to} reverted: "
             f"{revert_reason or '(no reason)'} data={revert_data}"
+        )
+
+
+class TransactionFailed(ExecutorError):
+    """A sent transaction was mined but reverted."""
+
+    def __init__(self, tx_hash: str, purpose: str, block_number: int, gas_used: int) -> None:
+        self.tx_hash = tx_hash
+        self.purpose = purpose
+        self.block_number = block_number
+        self.gas_used = gas_used
+        super().__init__(
+            f"{purpose} transaction {tx_hash} reverted in block {block_number} "
+            f"(gas_used={gas_used})"
         )
 
 

@@ -83,6 +83,10 @@ class UnsignedTx:
         """The same transaction with other fee fields (a replacement, or a refresh)."""
         return replace(self, fees=fees)
 
+    def with_gas_limit(self, gas_limit: int) -> UnsignedTx:
+        """The same transaction with another gas limit (after a fresh estimate)."""
+        return replace(self, gas_limit=gas_limit)
+
     def as_call(self) -> CallRequest:
         """The transaction as a message call, for eth_call / eth_estimateGas / simulation."""
         return CallRequest(self.to, self.data, self.sender, self.value_wei)

@@ -1,0 +1,239 @@
+"""Sending a planned trade (wave 1): re-check, sign, send, wait for receipts, read the output.
+
+Before anything is signed, `TradeSender.send` takes a fresh quote of every planned route at
+the latest block and refuses (`SlippageExceeded`) when it no longer reaches the plan's
+minimum output, re-checks the fee cap against the next base fee (`GasPriceAboveCap`), and
+runs the exact swap transaction with eth_call + eth_estimateGas from the sender
+(`SimulationReverted`); a refusal is logged as `trade_refused` and nothing is sent.
+
+Wave 1 takes nonces from the node's pending count and waits for each receipt in turn.
+Exactly-once execution, a nonce source that survives restarts and the replacement of a
+stuck transaction come with the store's ExecutionRow/NonceRow (wave 2): `NonceSource`
+is the seam for the nonce part, `TradeSender.send` the one for recording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from executor.calldata import to_address
+from executor.chain import ChainClient, Receipt
+from executor.errors import (
+    CallReverted,
+    NoRouteFound,
+    SigningFailed,
+    SimulationReverted,
+    SlippageExceeded,
+    TradeRefused,
+    TransactionFailed,
+)
+from executor.guards import FeeCaps, check_quote_fresh, check_slippage, choose_fee_caps
+from executor.planning import PlannedTrade, log_refusal
+from executor.quoting import RouteQuoter
+from executor.signing import SecretKey, SignedTx, address_of, sign_transaction
+from executor.transactions import UnsignedTx, gas_limit_from_estimate
+from ledger.ids import Address, BlockNumber
+
+log = structlog.get_logger(__name__)
+
+TRANSFER_TOPIC = bytes.fromhex("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef")
+WETH_WITHDRAWAL_TOPIC = bytes.fromhex(
+    "7fcf532c15f0a6db0bd6d0e038bea71d30d808c7d98cb3bf7268a95bf5081b65"
+)
+
+
+class NonceSource(Protocol):
+    """Where the next nonce of a sender comes from (wave 2: a store-backed, restart-safe one)."""
+
+    async def next_nonce(self, sender: Address) -> int:
+        """The nonce to sign the sender's next transaction with."""
+        ...
+
+
+class NodeNonces:
+    """Wave 1's nonce source: the node's pending transaction count."""
+
+    def __init__(self, chain: ChainClient) -> None:
+        self._chain = chain
+
+    async def next_nonce(self, sender: Address) -> int:
+        """eth_getTransactionCount(sender, "pending").
+
+        Raises:
+            RpcError, RpcUnavailable: the node failed.
+        """
+        return await self._chain.nonce(sender, pending=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SentTx:
+    """One transaction that was sent and mined."""
+
+    signed: SignedTx
+    receipt: Receipt
+
+
+@dataclass(frozen=True, slots=True)
+class TradeOutcome:
+    """What a sent trade did on chain."""
+
+    planned: PlannedTrade
+    sent: tuple[SentTx, ...]
+    amount_out_raw: int
+    """Output received by the recipient, read from the swap receipts' logs."""
+    fresh_quote_out_raw: int
+    fresh_quote_block: BlockNumber
+
+    @property
+    def gas_used(self) -> int:
+        """Gas of every transaction of the trade."""
+        return sum(tx.receipt.gas_used for tx in self.sent)
+
+    @property
+    def gas_paid_wei(self) -> int:
+        """Native coin paid for gas."""
+        return sum(tx.receipt.gas_used * tx.receipt.effective_gas_price_wei for tx in self.sent)
+
+
+def received_raw(
+    receipts: Sequence[Receipt], token: Address, recipient: Address, native_via: Address | None
+) -> int:
+    """Output a recipient got: ERC-20 Transfers of `token` to it, or for native output the
+    WETH `Withdrawal`s made by the router `native_via`."""
+    total = 0
+    for receipt in receipts:
+        for entry in receipt.logs:
+            if entry.address != token or not entry.topics:
+                continue
+            if native_via is None:
+                counts = (
+                    entry.topics[0] == TRANSFER_TOPIC
+                    and len(entry.topics) == 3
+                    and to_address(entry.topics[2][-20:]) == recipient
+                )
+            else:
+                counts = (
+                    entry.topics[0] == WETH_WITHDRAWAL_TOPIC
+                    and len(entry.topics) == 2
+                    and to_address(entry.topics[1][-20:]) == native_via
+                )
+            if counts:
+                total += int.from_bytes(entry.data[:32], "big")
+    return total
+
+
+class TradeSender:
+    """Re-checks a planned trade against the chain, then signs and sends it."""
+
+    def __init__(
+        self,
+        chain: ChainClient,
+        quoter: RouteQuoter,
+        nonces: NonceSource | None = None,
+        receipt_timeout_seconds: float = 120.0,
+    ) -> None:
+        self._chain = chain
+        self._quoter = quoter
+        self._nonces: NonceSource = nonces or NodeNonces(chain)
+        self._receipt_timeout_seconds = receipt_timeout_seconds
+
+    async def send(
+        self, planned: PlannedTrade, key: SecretKey, priority_fee_wei: int, max_fee_per_gas_wei: int
+    ) -> TradeOutcome:
+        """Send a planned trade if it still passes its guards; wait for every receipt.
+
+        Raises:
+            TradeRefused: SlippageExceeded, GasPriceAboveCap, QuoteStale or SimulationReverted;
+                logged as `trade_refused`; nothing of the failing step was sent.
+            SigningFailed: the key is not the sender's.
+            TransactionFailed: a sent transaction reverted on chain.
+            RpcError, RpcUnavailable: the node failed.
+        """
+        request = planned.request
+        if address_of(key) != request.sender:
+            raise SigningFailed(request.sender, "the key does not belong to the sender")
+        try:
+            fresh_out, fresh_block, fees = await self._recheck(
+                planned, priority_fee_wei, max_fee_per_gas_wei
+            )
+        except TradeRefused as refusal:
+            log_refusal(refusal, request, stage="send")
+            raise
+        sent: list[SentTx] = []
+        for approval in planned.approvals:
+            sent.append(await self._sign_send_wait(approval.with_fees(fees), key, planned))
+        swap_receipts: list[Receipt] = []
+        for swap in planned.swaps:
+            call = swap.tx.as_call()
+            try:
+                await self._chain.call(call)
+                gas = await self._chain.estimate_gas(call)
+            except CallReverted as exc:
+                reverted = SimulationReverted(call.to, exc.reason, exc.revert_data)
+                log_refusal(reverted, request, stage="send")
+                raise reverted from None
+            tx = swap.tx.with_fees(fees).with_gas_limit(gas_limit_from_estimate(gas))
+            done = await self._sign_send_wait(tx, key, planned)
+            sent.append(done)
+            swap_receipts.append(done.receipt)
+        native_via = planned.swaps[0].call.router if request.native_out else None
+        amount_out = received_raw(swap_receipts, request.token_out, request.receiver, native_via)
+        log.info(
+            "trade_executed",
+            proposal_id=request.proposal_id,
+            sender=request.sender,
+            route=planned.route_name,
+            amount_in_raw=request.amount_in_raw,
+            amount_out_raw=amount_out,
+            min_out_raw=planned.min_out_raw,
+            fresh_quote_out_raw=fresh_out,
+            tx_hashes=[s.signed.tx_hash for s in sent],
+            gas_used=sum(s.receipt.gas_used for s in sent),
+        )
+        return TradeOutcome(planned, tuple(sent), amount_out, fresh_out, fresh_block)
+
+    async def _recheck(
+        self, planned: PlannedTrade, priority_fee_wei: int, max_fee_per_gas_wei: int
+    ) -> tuple[int, BlockNumber, FeeCaps]:
+        block = await self._chain.block_number()
+        fresh_total = 0
+        for swap in planned.swaps:
+            try:
+                fresh = await self._quoter.quote_route(
+                    swap.quote.route, swap.quote.amount_in_raw, block
+                )
+            except NoRouteFound:
+                raise SlippageExceeded(swap.route_name, swap.call.min_out_raw, 0) from None
+            check_quote_fresh(fresh.block_number, await self._chain.block_number(), 2)
+            check_slippage(swap.route_name, swap.call.min_out_raw, fresh.amount_out_raw)
+            fresh_total += fresh.amount_out_raw
+        base_fee = await self._chain.next_base_fee_wei()
+        fees = choose_fee_caps(base_fee, priority_fee_wei, max_fee_per_gas_wei)
+        return fresh_total, block, fees
+
+    async def _sign_send_wait(
+        self, tx: UnsignedTx, key: SecretKey, planned: PlannedTrade
+    ) -> SentTx:
+        nonce = await self._nonces.next_nonce(tx.sender)
+        signed = sign_transaction(tx.with_nonce(nonce), key)
+        tx_hash = await self._chain.send_raw_transaction(signed.raw)
+        log.info(
+            "trade_sent",
+            proposal_id=planned.request.proposal_id,
+            purpose=tx.purpose.value,
+            tx_hash=tx_hash,
+            nonce=nonce,
+            to=tx.to,
+            gas_limit=tx.gas_limit,
+            max_fee_per_gas_wei=tx.fees.max_fee_per_gas_wei,
+        )
+        receipt = await self._chain.wait_for_receipt(tx_hash, self._receipt_timeout_seconds)
+        if not receipt.success:
+            raise TransactionFailed(
+                tx_hash, tx.purpose.value, receipt.block_number, receipt.gas_used
+            )
+        return SentTx(signed, receipt)
