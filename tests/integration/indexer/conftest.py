@@ -50,7 +50,7 @@ def anvil_url() -> Iterator[str]:
 def world_session(anvil_url: str) -> World:
     """Deploy WETH9, two tokens and Uniswap V2 with three funded pairs."""
     w3 = Web3(Web3.HTTPProvider(anvil_url))
-    accounts = w3.eth.accounts
+    accounts: list[str] = list(w3.eth.accounts)
     deployer, w1, w2, outsider = accounts[0], accounts[1], accounts[2], accounts[3]
     weth = _deploy(w3, WETH9, deployer)
     tka = _deploy(w3, OZ, deployer, "Token A", "TKA")
@@ -97,8 +97,8 @@ def world_session(anvil_url: str) -> World:
 @pytest.fixture
 def world(world_session: World) -> Iterator[World]:
     """The session's world, reverted to its deployed state after the test."""
-    snapshot = world_session.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    snapshot = world_session.w3.provider.make_request("evm_snapshot", [])["result"]
     try:
         yield world_session
     finally:
-        world_session.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+        world_session.w3.provider.make_request("evm_revert", [snapshot])

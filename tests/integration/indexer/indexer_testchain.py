@@ -13,6 +13,7 @@ from typing import Any
 
 from web3 import Web3
 from web3.contract import Contract
+from web3.types import Wei
 
 ROOT = Path(__file__).resolve().parents[3]
 ANVIL = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
@@ -66,7 +67,9 @@ class World:
 
     def send_eth(self, sender: str, recipient: str, value: int) -> str:
         """A plain native transfer."""
-        tx_hash = self.w3.eth.send_transaction({"from": sender, "to": recipient, "value": value})
+        tx_hash = self.w3.eth.send_transaction(
+            {"from": sender, "to": recipient, "value": Wei(value)}
+        )
         self.w3.eth.wait_for_transaction_receipt(tx_hash)
         return "0x" + bytes(tx_hash).hex()
 
@@ -79,4 +82,5 @@ def _deploy(w3: Web3, path: Path, sender: str, *args: Any) -> Contract:
     abi, code = _artifact(path)
     tx_hash = w3.eth.contract(abi=abi, bytecode=code).constructor(*args).transact({"from": sender})
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
-    return w3.eth.contract(address=receipt["contractAddress"], abi=abi)
+    deployed: Contract = w3.eth.contract(address=receipt["contractAddress"], abi=abi)
+    return deployed

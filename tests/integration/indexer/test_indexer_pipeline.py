@@ -10,7 +10,7 @@ from indexer_scenario import Scenario, run_scenario
 from indexer_testchain import World
 
 from indexer.classify import PoolProtocol, PoolTokens, classify_transaction
-from indexer.gather import gather_range
+from indexer.gather import GatheredRange, gather_range
 from indexer.native import TraceMethod, detect_trace_method
 from indexer.rpc import RpcClient
 from indexer.sweep import LogSweeper
@@ -64,7 +64,9 @@ def _pools(world: World) -> dict[Address, PoolTokens]:
     return pools
 
 
-async def _gather_and_classify(world: World, scenario: Scenario, method: TraceMethod | None):
+async def _gather_and_classify(
+    world: World, scenario: Scenario, method: TraceMethod | None
+) -> tuple[GatheredRange, dict[str, list[LedgerEvent]]]:
     owned = frozenset(Address(w) for w in world.wallets)
     async with RpcClient(world.url) as rpc:
         if method is None:
@@ -85,7 +87,9 @@ async def _gather_and_classify(world: World, scenario: Scenario, method: TraceMe
     return gathered, by_tx
 
 
-async def _classified(world: World, method: TraceMethod | None = None):
+async def _classified(
+    world: World, method: TraceMethod | None = None
+) -> tuple[Scenario, GatheredRange, dict[str, list[LedgerEvent]]]:
     scenario = run_scenario(world)
     gathered, by_tx = await _gather_and_classify(world, scenario, method)
     return scenario, gathered, by_tx
