@@ -1,0 +1,64 @@
+"""The one Protocol every jurisdiction's rule set implements, and what a replay returns.
+
+A rule set owns everything its jurisdiction decides: whether lots are kept per wallet or
+pooled, which lot methods are permitted, the holding-period terms, the default tax rates
+and any loss-disallowance rule. `ledger.engine.replay` only validates and orders events
+and hands them to the rule set; no jurisdiction flag appears in any matching loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ledger.engine.records import DisposalRecord, RemovalRecord
+from ledger.engine.terms import TermScheme
+from ledger.engine.values import Holding, Jurisdiction, LotEvent, LotMethod, Policy, TaxRates
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """What a rule set's replay produced, before totals are summed."""
+
+    disposals: Sequence[DisposalRecord]
+    removals: Sequence[RemovalRecord]
+    holdings: Sequence[Holding]
+
+
+class RuleSet(Protocol):
+    """A jurisdiction's rules."""
+
+    @property
+    def jurisdiction(self) -> Jurisdiction:
+        """Which jurisdiction this is."""
+        ...
+
+    @property
+    def pools_wallets(self) -> bool:
+        """True when each asset is one pool across all wallets (uk, ca)."""
+        ...
+
+    def method_for(self, policy: Policy) -> LotMethod | None:
+        """The lot method to use (None where the jurisdiction matches by its own rules).
+
+        Raises:
+            MethodNotAllowed: the policy asks for a method the jurisdiction forbids.
+        """
+        ...
+
+    def rates_for(self, policy: Policy) -> TaxRates:
+        """The policy's rates, or this jurisdiction's defaults."""
+        ...
+
+    def terms_for(self, policy: Policy) -> TermScheme | None:
+        """The holding-period terms (None where there are none)."""
+        ...
+
+    def replay(self, events: Sequence[tuple[int, LotEvent]], policy: Policy) -> Replayed:
+        """Replay events (in replay order, each with its UTC timestamp in microseconds).
+
+        Raises:
+            EngineError: an event the rules refuse.
+        """
+        ...

@@ -1,0 +1,430 @@
+"""Lots kept wallet by wallet (us, de, generic): the book, lot selection, and the replay loop.
+
+Each (wallet, asset) has a heap of open lots ordered the way the method takes them:
+
+- fifo: earliest acquisition first; lifo: latest first;
+- hifo: highest unit cost first, the unit cost being the lot's when it was opened
+  (exact: compared as `cost * 2**512 // amount`, which keeps the order of any two
+  distinct ratios of integers below 2**256); ties go to the earlier acquisition;
+- spec: the named acquisitions, each in fifo order among its fragments;
+- min_tax: losses first, then the gains costing least tax: lots sorted by
+  `(unit proceeds - unit cost) * rate(term)` ascending, ties fifo.
+
+Transfers, conversions and non-taxable sends take lots in the method's order (fifo for
+spec without named lots, and for min_tax, which needs a price). A disposal draws only
+on its own wallet. Jurisdiction-specific loss rules hook in through `LossRule`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from heapq import heapify, heappop, heappush
+from typing import Protocol
+
+from ledger.engine.errors import (
+    InsufficientLots,
+    InvalidEvent,
+    SpecAmountMismatch,
+    SpecLotExhausted,
+    SpecLotMissing,
+)
+from ledger.engine.money import share, to_units
+from ledger.engine.records import (
+    DisposalRecord,
+    OpenLot,
+    PieceRecord,
+    RemovalRecord,
+    day_of,
+    freeze_holding,
+)
+from ledger.engine.terms import TermScheme
+from ledger.engine.values import (
+    Action,
+    Holding,
+    LotEvent,
+    LotMethod,
+    MatchRule,
+    TaxRates,
+    Term,
+)
+
+_HIFO_SHIFT = 512
+
+# (lot, amount taken, cost taken, rule, whole lot taken?)
+Take = tuple[OpenLot, int, int, MatchRule, bool]
+
+
+class LossRule(Protocol):
+    """A jurisdiction's loss-disallowance rule over a per-wallet book (e.g. the wash sale)."""
+
+    def after_disposal(self, book: LotBook, record: DisposalRecord, taken: Sequence[Take]) -> None:
+        """React to a booked disposal (the pieces may receive `disallowed`)."""
+
+    def on_acquisition(self, book: LotBook, lot: OpenLot, day: int) -> list[OpenLot]:
+        """React to a new lot before it is booked; returns the lots to book in its place."""
+
+
+class LotBook:
+    """Every open lot, by (wallet, asset), plus what has been realised so far."""
+
+    def __init__(
+        self,
+        method: LotMethod,
+        terms: TermScheme,
+        rates: TaxRates,
+        loss_rule: LossRule | None = None,
+    ) -> None:
+        self.method = method
+        self.terms = terms
+        self.rates = rates
+        self.loss_rule = loss_rule
+        self.heaps: dict[tuple[str, str], list[tuple[int, int, int, OpenLot]]] = {}
+        self.held: dict[tuple[str, str], int] = {}
+        self.wallets_of: dict[str, list[str]] = {}
+        self.disposals: list[DisposalRecord] = []
+        self.removals: list[RemovalRecord] = []
+        self._seq = 0
+        move_method = (
+            method if method in (LotMethod.FIFO, LotMethod.LIFO, LotMethod.HIFO) else LotMethod.FIFO
+        )
+        self._move_rule = MatchRule(move_method.value)
+        self._rule = MatchRule(method.value)
+
+    # -- booking ---------------------------------------------------------------------
+
+    def push(self, lot: OpenLot) -> None:
+        """Book an open lot into its wallet's heap."""
+        key = (lot.wallet, lot.asset)
+        heap = self.heaps.get(key)
+        if heap is None:
+            heap = self.heaps[key] = []
+            self.held.setdefault(key, 0)
+            self.wallets_of.setdefault(lot.asset, []).append(lot.wallet)
+        self._seq += 1
+        method = self.method
+        if method is LotMethod.HIFO:
+            heappush(heap, (-((lot.cost << _HIFO_SHIFT) // lot.amount), lot.acq_ts, self._seq, lot))
+        elif method is LotMethod.LIFO:
+            heappush(heap, (-lot.acq_ts, 0, -self._seq, lot))
+        else:
+            heappush(heap, (lot.acq_ts, 0, self._seq, lot))
+
+    def open_lots(self, asset: str) -> list[OpenLot]:
+        """Every live lot of `asset` in every wallet (unordered)."""
+        out: list[OpenLot] = []
+        for wallet in self.wallets_of.get(asset, ()):
+            out.extend(entry[3] for entry in self.heaps[(wallet, asset)] if entry[3].amount)
+        return out
+
+    def _check_held(self, event: LotEvent, wallet: str, asset: str, amount: int) -> None:
+        key = (wallet, asset)
+        held = self.held.get(key, 0)
+        if held < amount:
+            raise InsufficientLots(wallet, asset, amount, held, event.id)
+        self.held[key] = held - amount
+
+    # -- taking lots -----------------------------------------------------------------
+
+    def _take_ordered(self, key: tuple[str, str], amount: int, rule: MatchRule) -> list[Take]:
+        heap = self.heaps[key]
+        out: list[Take] = []
+        while amount:
+            lot = heap[0][3]
+            available = lot.amount
+            if not available:  # superseded by a wash-sale fragment
+                heappop(heap)
+                continue
+            if available <= amount:
+                heappop(heap)
+                out.append((lot, available, lot.cost, rule, True))
+                amount -= available
+            else:
+                part = share(lot.cost, amount, available)
+                lot.cost -= part
+                lot.amount = available - amount
+                out.append((lot, amount, part, rule, False))
+                amount = 0
+        return out
+
+    def _take_picks(
+        self, key: tuple[str, str], picks: Sequence[tuple[OpenLot, int]], rule: MatchRule
+    ) -> list[Take]:
+        out: list[Take] = []
+        gone: set[int] = set()
+        for lot, amount in picks:
+            if amount == lot.amount:
+                out.append((lot, amount, lot.cost, rule, True))
+                gone.add(id(lot))
+            else:
+                part = share(lot.cost, amount, lot.amount)
+                lot.cost -= part
+                lot.amount -= amount
+                out.append((lot, amount, part, rule, False))
+        if gone:
+            heap = [entry for entry in self.heaps[key] if id(entry[3]) not in gone]
+            heapify(heap)
+            self.heaps[key] = heap
+        return out
+
+    def _take_spec(self, event: LotEvent, key: tuple[str, str]) -> list[Take]:
+        named = sum(spec.amount_raw for spec in event.lots)
+        if named != event.amount_raw:
+            raise SpecAmountMismatch(event.id, named, event.amount_raw)
+        live = sorted(
+            (entry for entry in self.heaps.get(key, ()) if entry[3].amount),
+            key=lambda entry: (entry[3].acq_ts, entry[3].id),
+        )
+        used: dict[int, int] = {}
+        for spec in event.lots:
+            if spec.amount_raw <= 0:
+                raise InvalidEvent(event.id, f"lot {spec.lot!r}: amount must be positive")
+            fragments = [entry[3] for entry in live if entry[3].origin == spec.lot]
+            if not fragments:
+                raise SpecLotMissing(event.id, spec.lot, key[0], key[1])
+            left = sum(lot.amount - used.get(id(lot), 0) for lot in fragments)
+            if left < spec.amount_raw:
+                raise SpecLotExhausted(event.id, spec.lot, spec.amount_raw, left)
+            wanted = spec.amount_raw
+            for lot in fragments:
+                free = lot.amount - used.get(id(lot), 0)
+                if free <= 0:
+                    continue
+                take = min(free, wanted)
+                used[id(lot)] = used.get(id(lot), 0) + take
+                wanted -= take
+                if not wanted:
+                    break
+        picks = [(entry[3], used[id(entry[3])]) for entry in live if id(entry[3]) in used]
+        return self._take_picks(key, picks, MatchRule.SPEC)
+
+    def _take_min_tax(
+        self, key: tuple[str, str], amount: int, proceeds: int, sale_day: int
+    ) -> list[Take]:
+        terms, rates = self.terms, self.rates
+        unit_proceeds = Fraction(proceeds, amount)
+
+        def tax_per_unit(lot: OpenLot) -> tuple[Fraction, int, str]:
+            term = terms.term(lot.deadline, sale_day)
+            if term is Term.SHORT:
+                rate = rates.short
+            elif term is Term.LONG:
+                rate = rates.long
+            else:
+                rate = rates.exempt
+            gain = unit_proceeds - Fraction(lot.cost, lot.amount)
+            return gain * Fraction(rate), lot.acq_ts, lot.id
+
+        live = sorted((entry[3] for entry in self.heaps[key] if entry[3].amount), key=tax_per_unit)
+        picks: list[tuple[OpenLot, int]] = []
+        for lot in live:
+            take = min(lot.amount, amount)
+            picks.append((lot, take))
+            amount -= take
+            if not amount:
+                break
+        return self._take_picks(key, picks, MatchRule.MIN_TAX)
+
+    def take(
+        self, event: LotEvent, amount: int, for_sale: bool, proceeds: int = 0, day: int = 0
+    ) -> list[Take]:
+        """Take `amount` of the event's asset from its wallet, in the method's order.
+
+        Raises:
+            InsufficientLots: the wallet holds less than `amount`.
+            SpecLotMissing, SpecLotExhausted, SpecAmountMismatch: bad named lots.
+        """
+        key = (event.wallet, event.asset)
+        self._check_held(event, event.wallet, event.asset, amount)
+        if event.lots:
+            return self._take_spec(event, key)
+        if for_sale:
+            if self.method is LotMethod.MIN_TAX:
+                return self._take_min_tax(key, amount, proceeds, day)
+            if self.method is LotMethod.SPEC:
+                return self._take_ordered(key, amount, MatchRule.FIFO)
+            return self._take_ordered(key, amount, self._rule)
+        return self._take_ordered(key, amount, self._move_rule)
+
+    # -- the event kinds -------------------------------------------------------------
+
+    def acquire(self, event: LotEvent, ts: int, day: int) -> None:
+        """Open a lot costing value + fee."""
+        if event.value is None:
+            raise InvalidEvent(event.id, "an acquisition needs a value")
+        cost = to_units(event.value) + to_units(event.fee)
+        if cost < 0:
+            raise InvalidEvent(event.id, "an acquisition cannot cost less than zero")
+        lot = OpenLot(
+            event.id,
+            event.id,
+            event.asset,
+            event.wallet,
+            event.amount_raw,
+            cost,
+            event.time,
+            ts,
+            event.time,
+            self.terms.deadline(day),
+        )
+        key = (event.wallet, event.asset)
+        if self.loss_rule is not None:
+            for fragment in self.loss_rule.on_acquisition(self, lot, day):
+                self.push(fragment)
+        else:
+            self.push(lot)
+        self.held[key] += event.amount_raw
+
+    def dispose(self, event: LotEvent, ts: int, day: int) -> None:
+        """Realise value - fee against the lots the method takes."""
+        if event.value is None:
+            raise InvalidEvent(event.id, "a disposal needs a value")
+        amount = event.amount_raw
+        proceeds = to_units(event.value) - to_units(event.fee)
+        taken = self.take(event, amount, True, proceeds, day)
+        terms = self.terms
+        before, after = terms.before, terms.after
+        pieces: list[PieceRecord] = []
+        left_proceeds, left_amount = proceeds, amount
+        for lot, taken_amount, cost, rule, _whole in taken:
+            piece_proceeds = share(left_proceeds, taken_amount, left_amount)
+            left_proceeds -= piece_proceeds
+            left_amount -= taken_amount
+            pieces.append(
+                PieceRecord(
+                    lot.id,
+                    lot.origin,
+                    rule,
+                    taken_amount,
+                    cost,
+                    piece_proceeds,
+                    after if day > lot.deadline else before,
+                    lot.acquired,
+                    lot.hp_start,
+                )
+            )
+        record = DisposalRecord(
+            event.id, (event.id,), event.time, ts, day, event.asset, event.wallet, amount, pieces
+        )
+        self.disposals.append(record)
+        if self.loss_rule is not None:
+            self.loss_rule.after_disposal(self, record, taken)
+
+    def withdraw(self, event: LotEvent) -> None:
+        """Remove lots without realising anything."""
+        taken = self.take(event, event.amount_raw, False)
+        self.removals.append(
+            RemovalRecord(
+                event.id,
+                event.time,
+                event.asset,
+                event.wallet,
+                event.amount_raw,
+                [(lot.id, lot.origin, amount, cost) for lot, amount, cost, _, _ in taken],
+            )
+        )
+
+    def transfer(self, event: LotEvent) -> None:
+        """Move lots to another own wallet, keeping cost and dates."""
+        to_wallet = event.to_wallet
+        if to_wallet is None or to_wallet == event.wallet:
+            raise InvalidEvent(event.id, "a transfer needs a to_wallet other than its wallet")
+        taken = self.take(event, event.amount_raw, False)
+        for lot, amount, cost, _, whole in taken:
+            if whole:
+                lot.wallet = to_wallet
+                self.push(lot)
+            else:
+                self.push(
+                    OpenLot(
+                        f"{lot.id}>{event.id}",
+                        lot.origin,
+                        lot.asset,
+                        to_wallet,
+                        amount,
+                        cost,
+                        lot.acquired,
+                        lot.acq_ts,
+                        lot.hp_start,
+                        lot.deadline,
+                        lot.adjustments,
+                        lot.replaced,
+                    )
+                )
+        self.held[(to_wallet, event.asset)] += event.amount_raw
+
+    def convert(self, event: LotEvent) -> None:
+        """Move lots 1:1 (pro rata if the amounts differ) to another asset, same wallet."""
+        to_asset = event.to_asset
+        if to_asset is None or to_asset == event.asset:
+            raise InvalidEvent(event.id, "a conversion needs a to_asset other than its asset")
+        to_amount = event.amount_raw if event.to_amount_raw is None else event.to_amount_raw
+        if to_amount <= 0:
+            raise InvalidEvent(event.id, "to_amount must be positive")
+        taken = self.take(event, event.amount_raw, False)
+        left_from, left_to, carry = event.amount_raw, to_amount, 0
+        made: list[OpenLot] = []
+        for lot, amount, cost, _, _ in taken:
+            mapped = share(left_to, amount, left_from)
+            left_from -= amount
+            left_to -= mapped
+            if not mapped:  # too small to map: its cost rides on a neighbour
+                carry += cost
+                continue
+            made.append(
+                OpenLot(
+                    f"{lot.id}>{event.id}",
+                    lot.origin,
+                    to_asset,
+                    event.wallet,
+                    mapped,
+                    cost + carry,
+                    lot.acquired,
+                    lot.acq_ts,
+                    lot.hp_start,
+                    lot.deadline,
+                    lot.adjustments,
+                    lot.replaced,
+                )
+            )
+            carry = 0
+        made[-1].cost += carry
+        for lot in made:
+            self.push(lot)
+        self.held[(event.wallet, to_asset)] = self.held.get((event.wallet, to_asset), 0) + to_amount
+
+    # -- results ---------------------------------------------------------------------
+
+    def holdings(self) -> list[Holding]:
+        """What is held, per (wallet, asset) in order of first booking, lots in fifo order."""
+        out: list[Holding] = []
+        for (wallet, asset), heap in self.heaps.items():
+            live = sorted(
+                (entry[3] for entry in heap if entry[3].amount),
+                key=lambda lot: (lot.acq_ts, lot.id),
+            )
+            if live:
+                out.append(freeze_holding(asset, wallet, [lot.freeze() for lot in live]))
+        return out
+
+
+def replay_lots(book: LotBook, events: Sequence[tuple[int, LotEvent]]) -> LotBook:
+    """Replay events (already in replay order, each with its timestamp) into `book`.
+
+    Raises:
+        EngineError: an event the book refuses (see `ledger.engine.errors`).
+    """
+    acquire, dispose = book.acquire, book.dispose
+    for ts, event in events:
+        action = event.action
+        if action is Action.ACQUIRE:
+            acquire(event, ts, day_of(ts))
+        elif action is Action.DISPOSE:
+            dispose(event, ts, day_of(ts))
+        elif action is Action.TRANSFER:
+            book.transfer(event)
+        elif action is Action.WITHDRAW:
+            book.withdraw(event)
+        else:
+            book.convert(event)
+    return book
