@@ -1,0 +1,287 @@
+"""The harvest scan: which unrealised losses are worth realising now, and where the
+proceeds go.
+
+Two pure steps around the quoting:
+
+1. `find_harvest_candidates`: per (wallet, asset), the lots a harvest would sell (the
+   losing lots where lots may be chosen; the FIFO prefix with the deepest loss under de;
+   the wallet's whole holding where assets are pooled), the route (A -> cash -> A where
+   the jurisdiction allows re-entry into the same asset, else A -> configured
+   substitute), and `NoTrade`s for groups the rules rule out: a loss under the minimum,
+   a purchase of the same asset inside the prior-purchase window (us wash sale, ca
+   superficial loss) or on the same day (uk), no substitute, a substitute that is
+   itself inside a re-entry window.
+2. `decide_harvest`: with the route's real quote and the gas price, the expected
+   realised loss (proceeds net of fees, price impact and the sale's gas), its tax effect
+   given the year so far, the full cost, and the verdict: harvest only when
+   saving >= cost x (1 + margin_ratio) + margin_usd.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from ledger.ids import Address
+from strategy.errors import MissingPrice, QuoteUnavailable
+from strategy.lotchoice import LotChoice, SaleRequest, choose_lots
+from strategy.policy import StrategyPolicy
+from strategy.proposals import (
+    NoTrade,
+    NoTradeReason,
+    Proposal,
+    ProposalKind,
+    ProposalReason,
+    Reentry,
+    Trade,
+    compute_fingerprint,
+    usd_figure,
+)
+from strategy.quotes import GasPrice, Route, RouteQuote, route_costs
+from strategy.valuation import LotValuation, Valuation
+from strategy.values import (
+    ZERO,
+    LotId,
+    LotMethod,
+    LotOrder,
+    PortfolioSnapshot,
+    TaxYearState,
+    Term,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestCandidate:
+    """A group of losing lots in one wallet that a harvest would sell, and its route."""
+
+    wallet: Address
+    asset: Address
+    lots: tuple[LotValuation, ...]
+    amount_raw: int
+    value_usd: Decimal
+    loss_usd: Decimal
+    """Unrealised loss at the current price before costs (positive)."""
+    reentry: Reentry
+    route: Route
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint the resulting proposal will have."""
+        return compute_fingerprint(
+            ProposalKind.HARVEST,
+            self.reentry,
+            [(self.wallet, self.asset, self.route.path[1], [lv.lot.lot_id for lv in self.lots])],
+        )
+
+
+def _select_lots(group: list[LotValuation], order: LotOrder) -> list[LotValuation]:
+    """The lots of one (wallet, asset) a harvest would sell under the jurisdiction's order."""
+    if order is LotOrder.CHOICE:
+        return [lv for lv in group if lv.unrealised_usd < 0 and lv.term is not Term.EXEMPT]
+    if order is LotOrder.POOLED:
+        return group if sum((lv.unrealised_usd for lv in group), ZERO) < 0 else []
+    # FIFO: the prefix whose taxable result is the deepest loss.
+    ordered = sorted(group, key=lambda lv: (lv.lot.acquired_at, lv.lot.lot_id))
+    running = ZERO
+    best = ZERO
+    best_len = 0
+    for index, lv in enumerate(ordered):
+        if lv.term is not Term.EXEMPT:
+            running += lv.unrealised_usd
+        if running < best:
+            best, best_len = running, index + 1
+    return ordered[:best_len]
+
+
+def _last_purchase(
+    snapshot: PortfolioSnapshot,
+    valuation: Valuation,
+    asset: Address,
+    exclude: frozenset[LotId],
+    since: datetime,
+) -> datetime | None:
+    latest: datetime | None = None
+    for lv in valuation.lots:
+        lot = lv.lot
+        if lot.asset == asset and lot.lot_id not in exclude and lot.acquired_at >= since:
+            latest = lot.acquired_at if latest is None else max(latest, lot.acquired_at)
+    for acq in snapshot.recent_acquisitions:
+        if acq.asset == asset and acq.lot_id not in exclude and acq.acquired_at >= since:
+            latest = acq.acquired_at if latest is None else max(latest, acq.acquired_at)
+    return latest
+
+
+def blocked_buys(snapshot: PortfolioSnapshot, policy: StrategyPolicy) -> frozenset[Address]:
+    """Assets that may not be bought now: a recent loss on them would be cancelled.
+
+    Raises:
+        Nothing.
+    """
+    days = policy.rules.reentry_window_days
+    if days is None:
+        return frozenset()
+    since = snapshot.window_start(days)
+    return frozenset(d.asset for d in snapshot.recent_loss_disposals if d.disposed_at >= since)
+
+
+def find_harvest_candidates(
+    snapshot: PortfolioSnapshot,
+    valuation: Valuation,
+    policy: StrategyPolicy,
+    excluded_lots: frozenset[LotId] = frozenset(),
+) -> tuple[tuple[HarvestCandidate, ...], tuple[NoTrade, ...]]:
+    """Harvest candidates, deepest loss first, and why other losing groups are not.
+
+    Raises:
+        Nothing.
+    """
+    rules = policy.rules
+    harvest = policy.harvest
+    groups: dict[tuple[Address, Address], list[LotValuation]] = {}
+    for lv in valuation.lots:
+        lot = lv.lot
+        if lot.lot_id in excluded_lots or lot.asset == harvest.cash_asset:
+            continue
+        groups.setdefault((lot.wallet, lot.asset), []).append(lv)
+    blocked = blocked_buys(snapshot, policy)
+    now = snapshot.taken_at
+    candidates: list[HarvestCandidate] = []
+    skipped: list[NoTrade] = []
+    for (wallet, asset), group in sorted(groups.items()):
+        chosen = _select_lots(group, rules.lot_order)
+        if not chosen:
+            continue
+        loss = -sum((lv.unrealised_usd for lv in chosen if lv.term is not Term.EXEMPT), ZERO)
+        if loss <= 0:
+            continue
+
+        def skip(
+            reason: NoTradeReason,
+            *figures: tuple[str, str],
+            a: Address = asset,
+            w: Address = wallet,
+        ) -> None:
+            skipped.append(NoTrade(ProposalKind.HARVEST, reason, a, w, figures))
+
+        if loss < harvest.min_loss_usd:
+            skip(
+                NoTradeReason.LOSS_BELOW_MINIMUM,
+                usd_figure("loss_usd", loss),
+                usd_figure("min_loss_usd", harvest.min_loss_usd),
+            )
+            continue
+        ids = frozenset(lv.lot.lot_id for lv in chosen)
+        if rules.prior_purchase_window_days is not None:
+            since = snapshot.window_start(rules.prior_purchase_window_days)
+            last = _last_purchase(snapshot, valuation, asset, ids, since)
+            if last is not None:
+                skip(
+                    NoTradeReason.PRIOR_PURCHASE_IN_WINDOW,
+                    ("last_purchase_at", last.isoformat()),
+                    ("window_days", str(rules.prior_purchase_window_days)),
+                )
+                continue
+        if rules.same_day_rule:
+            day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            last = _last_purchase(snapshot, valuation, asset, ids, day_start)
+            if last is not None:
+                skip(NoTradeReason.SAME_DAY_PURCHASE, ("last_purchase_at", last.isoformat()))
+                continue
+        amount = sum(lv.lot.amount_raw for lv in chosen)
+        if rules.allows_same_asset_reentry:
+            reentry = Reentry.SAME_ASSET
+            path: tuple[Address, ...] = (asset, harvest.cash_asset, asset)
+        else:
+            substitute = harvest.substitutes.get(asset)
+            if substitute is None:
+                skip(NoTradeReason.NO_SUBSTITUTE, usd_figure("loss_usd", loss))
+                continue
+            if substitute in blocked:
+                skip(NoTradeReason.SUBSTITUTE_IN_WINDOW, ("substitute", substitute))
+                continue
+            reentry = Reentry.SUBSTITUTE
+            path = (asset, substitute)
+        candidates.append(
+            HarvestCandidate(
+                wallet,
+                asset,
+                tuple(chosen),
+                amount,
+                sum((lv.value_usd for lv in chosen), ZERO),
+                loss,
+                reentry,
+                Route(path, amount),
+            )
+        )
+    candidates.sort(key=lambda c: (-c.loss_usd, c.wallet, c.asset))
+    return tuple(candidates), tuple(skipped)
+
+
+def decide_harvest(
+    candidate: HarvestCandidate,
+    quote: RouteQuote | QuoteUnavailable,
+    gas: GasPrice,
+    raw_prices: Mapping[Address, Decimal],
+    policy: StrategyPolicy,
+    year: TaxYearState,
+    now: datetime,
+) -> Proposal | NoTrade:
+    """Harvest `candidate` if the tax it saves this year beats its full cost by the margin.
+
+    Raises:
+        MissingPrice: an asset on the route has no price in `raw_prices`.
+    """
+    wallet, asset = candidate.wallet, candidate.asset
+    if isinstance(quote, QuoteUnavailable):
+        return NoTrade(
+            ProposalKind.HARVEST,
+            NoTradeReason.QUOTE_UNAVAILABLE,
+            asset,
+            wallet,
+            (("quote_error", quote.reason),),
+        )
+    costs = route_costs(quote, raw_prices, gas)
+    first_buy = candidate.route.path[1]
+    first_out = quote.legs[0].amount_out_raw
+    buy_price = raw_prices.get(first_buy)
+    if buy_price is None:
+        raise MissingPrice(first_buy)
+    proceeds = first_out * buy_price - costs.first_leg_gas_usd
+    sale = SaleRequest(
+        asset, candidate.amount_raw, proceeds, tuple(lv.lot for lv in candidate.lots)
+    )
+    choice: LotChoice = choose_lots(
+        LotMethod.MIN_TAX, [sale], policy.rules, policy.rates, year, now
+    )
+    saving = -choice.tax_effect_usd
+    required = costs.total.total_usd * (1 + policy.harvest.margin_ratio) + policy.harvest.margin_usd
+    figures = (
+        usd_figure("loss_usd", candidate.loss_usd),
+        usd_figure("saving_usd", saving),
+        usd_figure("costs_usd", costs.total.total_usd),
+        usd_figure("required_saving_usd", required),
+    )
+    if saving < required or saving <= 0:
+        return NoTrade(
+            ProposalKind.HARVEST, NoTradeReason.SAVING_BELOW_COST, asset, wallet, figures
+        )
+    trades = [
+        Trade(wallet, asset, first_buy, candidate.amount_raw, first_out, choice.uses),
+    ]
+    if len(quote.legs) > 1:
+        trades.append(Trade(wallet, first_buy, asset, first_out, quote.amount_out_raw, ()))
+    return Proposal(
+        kind=ProposalKind.HARVEST,
+        reason=ProposalReason.LOSS_HARVEST,
+        reentry=candidate.reentry,
+        trades=tuple(trades),
+        realised_short_usd=choice.short_usd,
+        realised_long_usd=choice.long_usd,
+        realised_exempt_usd=choice.exempt_usd,
+        tax_effect_usd=choice.tax_effect_usd,
+        costs=costs.total,
+        created_at=now,
+        figures=figures,
+    )
