@@ -1,0 +1,297 @@
+"""Engines, sessions, transactions and migrations: the store's only contact with drivers.
+
+Nothing here runs at import time. `harvestd` builds one `Store` at start-up
+(`open_store(url)`), runs `store.upgrade()` (or `upgrade(url)`), and passes the store in.
+
+Backends:
+
+- SQLite (the default, `sqlite:///path/to/harvestd.db`): WAL journal, foreign keys on,
+  a busy timeout, `synchronous=NORMAL`. SQLAlchemy (not the sqlite3 module) emits BEGIN;
+  write transactions use `BEGIN IMMEDIATE` so two writers queue on the busy timeout
+  instead of failing on a lock upgrade, while readers never block under WAL.
+- Postgres (`postgresql://...`, `postgres://...` or `postgresql+psycopg://...`): always
+  psycopg 3; connections are pinged before use, since the daemon runs for months.
+
+Transactions: `with store.transaction() as session:` commits on a clean exit and rolls
+back on any exception, so a checkpoint written in the block commits together with the
+rows it covers, or not at all. Every repository function in `ledger.store` is synchronous
+and takes that `Session`; async callers run the whole block in a worker thread
+(`await asyncio.to_thread(book_batch, store, ...)`), never the event loop.
+
+Errors: SQLAlchemy/driver exceptions are translated here into `ledger.store.errors`;
+URLs in messages have their password redacted (`redact_url`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import structlog
+from alembic import command
+from alembic.config import Config
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+    StatementError,
+)
+from sqlmodel import Session
+
+from ledger.store.errors import (
+    DatabaseFailure,
+    DatabaseUnavailable,
+    IntegrityViolation,
+    InvalidDatabaseUrl,
+    MigrationFailed,
+    StoreError,
+)
+
+MIGRATIONS_DIR: Final[Path] = Path(__file__).resolve().parent / "migrations"
+"""The Alembic script directory shipped inside the package."""
+
+SQLITE_BUSY_TIMEOUT_MS: Final[int] = 15_000
+_WRITE_OPTION: Final[str] = "harvestd_write"
+_UNAVAILABLE_HINTS = re.compile(
+    r"could not connect|connection refused|connection failed|database is locked|"
+    r"unable to open|timeout|timed out|server closed|terminating connection|"
+    r"does not exist|no route to host|name or service not known",
+    re.IGNORECASE,
+)
+
+_log = structlog.get_logger(__name__)
+
+
+def redact_url(url: str | URL) -> str:
+    """The URL with any password replaced by `***`, safe for logs and messages."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _normalise_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise InvalidDatabaseUrl(redact_url(url), "not a database URL") from exc
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgresql", "postgres"):
+        if driver not in ("", "psycopg"):
+            raise InvalidDatabaseUrl(
+                redact_url(parsed), f"driver {driver!r} is not supported; use postgresql+psycopg"
+            )
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        if driver not in ("", "pysqlite"):
+            raise InvalidDatabaseUrl(
+                redact_url(parsed), f"driver {driver!r} is not supported; use sqlite:///PATH"
+            )
+        return parsed.set(drivername="sqlite")
+    raise InvalidDatabaseUrl(
+        redact_url(parsed), f"backend {backend!r} is not supported; use sqlite or postgresql"
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself (see _on_begin) instead of the sqlite3 module.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(_WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def create_store_engine(url: str, *, echo: bool = False) -> Engine:
+    """Build an engine for a SQLite or Postgres URL (opens no connection yet).
+
+    Raises:
+        InvalidDatabaseUrl: the URL does not parse or names another backend or driver.
+    """
+    parsed = _normalise_url(url)
+    try:
+        if parsed.drivername == "sqlite":
+            database = parsed.database or ""
+            if database not in ("", ":memory:"):
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(
+                parsed,
+                echo=echo,
+                connect_args={
+                    "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                    "check_same_thread": False,
+                },
+            )
+            _configure_sqlite(engine)
+            return engine
+        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise InvalidDatabaseUrl(redact_url(parsed), str(exc)) from exc
+
+
+def translate_error(exc: SQLAlchemyError, operation: str, url: str) -> StoreError:
+    """The store error that stands for a SQLAlchemy/driver exception."""
+    if isinstance(exc, StatementError) and isinstance(exc.orig, StoreError):
+        return exc.orig
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else repr(exc.orig)
+    else:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+    if isinstance(exc, IntegrityError):
+        return IntegrityViolation(operation, reason)
+    if isinstance(exc, OperationalError) and (
+        exc.connection_invalidated or _UNAVAILABLE_HINTS.search(reason)
+    ):
+        return DatabaseUnavailable(url, reason)
+    return DatabaseFailure(operation, reason)
+
+
+@contextmanager
+def translated_errors(operation: str, url: str) -> Iterator[None]:
+    """Run a block, turning SQLAlchemy exceptions into store errors.
+
+    Raises:
+        StoreError: a translated database error.
+    """
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise translate_error(exc, operation, url) from exc
+
+
+class Store:
+    """The database: an engine plus explicit transactions. Built once, passed in.
+
+    Repository functions (`ledger.store.*`) take the `Session` a transaction yields.
+    Everything is synchronous; from async code call it through `asyncio.to_thread`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(**{_WRITE_OPTION: True})
+        self.url: str = redact_url(engine.url)
+        """The database URL, password redacted."""
+        self.backend: str = engine.dialect.name
+        """'sqlite' or 'postgresql'."""
+
+    @property
+    def engine(self) -> Engine:
+        """The underlying engine (for migrations and tests; repository code uses sessions)."""
+        return self._engine
+
+    @contextmanager
+    def transaction(self, operation: str = "transaction") -> Iterator[Session]:
+        """A write transaction: commits on a clean exit, rolls back on any exception.
+
+        Raises:
+            StoreError: a database error inside the block or at commit, translated.
+        """
+        with translated_errors(operation, self.url), Session(
+            self._writer, expire_on_commit=False, autoflush=True
+        ) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reader(self, operation: str = "read") -> Iterator[Session]:
+        """A read-only snapshot (rolled back at the end, never committed).
+
+        Raises:
+            StoreError: a database error inside the block, translated.
+        """
+        with translated_errors(operation, self.url), Session(
+            self._engine, expire_on_commit=False
+        ) as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring this database's schema to `revision` (head by default).
+
+        Raises:
+            MigrationFailed: Alembic or the database refused a migration step.
+            DatabaseUnavailable: the database cannot be reached.
+        """
+        upgrade_engine(self._engine, revision)
+
+    def close(self) -> None:
+        """Close every pooled connection (the daemon calls this on shutdown)."""
+        self._engine.dispose()
+
+
+def open_store(url: str, *, echo: bool = False) -> Store:
+    """A `Store` for a SQLite or Postgres URL (no connection is opened yet).
+
+    Raises:
+        InvalidDatabaseUrl: the URL does not parse or names an unsupported backend.
+    """
+    return Store(create_store_engine(url, echo=echo))
+
+
+def alembic_config() -> Config:
+    """An Alembic config pointing at the packaged migrations (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def upgrade_engine(engine: Engine, revision: str = "head") -> None:
+    """Run the packaged migrations on an engine's database up to `revision`.
+
+    Raises:
+        MigrationFailed: Alembic or the database refused a migration step.
+        DatabaseUnavailable: the database cannot be reached.
+    """
+    url = redact_url(engine.url)
+    config = alembic_config()
+    try:
+        with engine.execution_options(**{_WRITE_OPTION: True}).begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except CommandError as exc:
+        raise MigrationFailed(url, revision, str(exc)) from exc
+    except SQLAlchemyError as exc:
+        translated = translate_error(exc, "migration", url)
+        if isinstance(translated, DatabaseUnavailable):
+            raise translated from exc
+        raise MigrationFailed(url, revision, translated.args[0]) from exc
+    _log.info("schema_upgraded", url=url, revision=revision)
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at `url` to `revision` (head by default); a no-op when there.
+
+    Raises:
+        InvalidDatabaseUrl: the URL does not parse or names an unsupported backend.
+        MigrationFailed: Alembic or the database refused a migration step.
+        DatabaseUnavailable: the database cannot be reached.
+    """
+    engine = create_store_engine(url)
+    try:
+        upgrade_engine(engine, revision)
+    finally:
+        engine.dispose()

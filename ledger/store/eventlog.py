@@ -1,0 +1,190 @@
+"""Ledger events in the store: idempotent booking, loading in chain order, re-labelling.
+
+An event's identity is (chain id, tx hash, log index, leg, wallet) — the UNIQUE key of
+`ledger_event` — so booking the same events twice inserts nothing the second time.
+Synchronous; take the `Session` of a `Store.transaction()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from ledger.events import ChainRef, EventKind, Label, LedgerEvent, SwapAudit
+from ledger.ids import Address, BlockHash, BlockNumber, ChainId, LogIndex, TxHash
+from ledger.store._sql import chunked, upsert_statement
+from ledger.store.errors import NotFound
+from ledger.store.rows import LedgerEventRow
+
+_IDENTITY = ["chain_id", "tx_hash", "log_index", "leg", "wallet"]
+
+
+def _event_values(event: LedgerEvent) -> dict[str, Any]:
+    ref = event.ref
+    swap = event.swap
+    return {
+        "chain_id": ref.chain_id,
+        "block_number": ref.block_number,
+        "block_hash": ref.block_hash,
+        "tx_hash": ref.tx_hash,
+        "log_index": ref.log_index,
+        "leg": event.leg,
+        "timestamp": event.timestamp,
+        "kind": EventKind(event.kind).value,
+        "wallet": event.wallet,
+        "asset": event.asset,
+        "amount_raw": event.amount_raw,
+        "value_usd": event.value_usd,
+        "fee_usd": event.fee_usd,
+        "counterparty": event.counterparty,
+        "group_key": event.group,
+        "needs_review": event.needs_review,
+        "price_missing": event.price_missing,
+        "label": Label(event.label).value,
+        "swap_protocol": None if swap is None else swap.protocol,
+        "swap_pool": None if swap is None else swap.pool,
+        "swap_token_in": None if swap is None else swap.token_in,
+        "swap_token_out": None if swap is None else swap.token_out,
+        "swap_amount_in_raw": None if swap is None else swap.amount_in_raw,
+        "swap_amount_out_raw": None if swap is None else swap.amount_out_raw,
+    }
+
+
+def event_from_row(row: LedgerEventRow) -> LedgerEvent:
+    """The `LedgerEvent` a stored row holds (the exact value that was booked)."""
+    swap = None
+    if row.swap_protocol is not None:
+        swap = SwapAudit(
+            protocol=row.swap_protocol,
+            pool=Address(row.swap_pool or ""),
+            token_in=Address(row.swap_token_in or ""),
+            token_out=Address(row.swap_token_out or ""),
+            amount_in_raw=row.swap_amount_in_raw or 0,
+            amount_out_raw=row.swap_amount_out_raw or 0,
+        )
+    return LedgerEvent(
+        ref=ChainRef(
+            chain_id=ChainId(row.chain_id),
+            block_number=BlockNumber(row.block_number),
+            block_hash=BlockHash(row.block_hash),
+            tx_hash=TxHash(row.tx_hash),
+            log_index=LogIndex(row.log_index),
+        ),
+        leg=row.leg,
+        timestamp=row.timestamp,
+        kind=EventKind(row.kind),
+        wallet=Address(row.wallet),
+        asset=Address(row.asset),
+        amount_raw=row.amount_raw,
+        value_usd=row.value_usd,
+        fee_usd=row.fee_usd,
+        counterparty=None if row.counterparty is None else Address(row.counterparty),
+        group=row.group_key,
+        needs_review=row.needs_review,
+        price_missing=row.price_missing,
+        label=Label(row.label),
+        swap=swap,
+    )
+
+
+def add_events(session: Session, events: Iterable[LedgerEvent]) -> int:
+    """Book ledger events; ones already stored (same identity) are skipped.
+
+    Returns how many were new. Batched (multi-row INSERT ... ON CONFLICT DO NOTHING
+    RETURNING), so a block's worth of events is a handful of statements.
+
+    Raises:
+        UnstorableValue: an amount out of range, a naive timestamp, a float value.
+        StoreError: the database refused the write.
+    """
+    values = [_event_values(event) for event in events]
+    inserted = 0
+    for batch in chunked(values):
+        stmt = (
+            upsert_statement(session, LedgerEventRow)
+            .values(list(batch))
+            .on_conflict_do_nothing(index_elements=_IDENTITY)
+            .returning(LedgerEventRow.__table__.c.id)  # type: ignore[attr-defined]
+        )
+        inserted += len(session.exec(stmt).all())
+    return inserted
+
+
+def load_events(
+    session: Session,
+    chain_id: ChainId,
+    *,
+    wallet: Address | None = None,
+    asset: Address | None = None,
+    from_block: BlockNumber | None = None,
+    to_block: BlockNumber | None = None,
+    needs_review: bool | None = None,
+) -> list[LedgerEvent]:
+    """A chain's events (optionally filtered), in a stable chain order.
+
+    Order: block number, log index, tx hash, leg, wallet — a total order on the event
+    identity, identical on both backends. Transaction-level events (log index -1: gas,
+    native transfers) sort before the block's logs, since no transaction index is kept.
+    `from_block` and `to_block` are inclusive.
+    """
+    stmt = select(LedgerEventRow).where(LedgerEventRow.chain_id == chain_id)
+    if wallet is not None:
+        stmt = stmt.where(LedgerEventRow.wallet == wallet)
+    if asset is not None:
+        stmt = stmt.where(LedgerEventRow.asset == asset)
+    if from_block is not None:
+        stmt = stmt.where(col(LedgerEventRow.block_number) >= from_block)
+    if to_block is not None:
+        stmt = stmt.where(col(LedgerEventRow.block_number) <= to_block)
+    if needs_review is not None:
+        stmt = stmt.where(LedgerEventRow.needs_review == needs_review)
+    stmt = stmt.order_by(
+        col(LedgerEventRow.block_number),
+        col(LedgerEventRow.log_index),
+        col(LedgerEventRow.tx_hash),
+        col(LedgerEventRow.leg),
+        col(LedgerEventRow.wallet),
+    )
+    return [event_from_row(row) for row in session.exec(stmt).all()]
+
+
+def count_events(session: Session, chain_id: ChainId) -> int:
+    """How many events are stored for a chain."""
+    stmt = select(func.count()).select_from(LedgerEventRow).where(
+        LedgerEventRow.chain_id == chain_id
+    )
+    return int(session.exec(stmt).one())
+
+
+def relabel_event(
+    session: Session, ref: ChainRef, leg: int, wallet: Address, label: Label
+) -> LedgerEvent:
+    """Set the user's label on one event; any label but UNREVIEWED clears needs_review.
+
+    Raises:
+        NotFound: no stored event has that identity.
+        StoreError: the database refused the write.
+    """
+    row = session.exec(
+        select(LedgerEventRow).where(
+            LedgerEventRow.chain_id == ref.chain_id,
+            LedgerEventRow.tx_hash == ref.tx_hash,
+            LedgerEventRow.log_index == ref.log_index,
+            LedgerEventRow.leg == leg,
+            LedgerEventRow.wallet == wallet,
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(
+            "ledger event",
+            f"chain {ref.chain_id} tx {ref.tx_hash} log {ref.log_index} leg {leg} wallet {wallet}",
+        )
+    row.label = Label(label).value
+    if Label(label) is not Label.UNREVIEWED:
+        row.needs_review = False
+    session.add(row)
+    session.flush()
+    return event_from_row(row)
