@@ -116,10 +116,13 @@ async def gather_range(
     owned = frozenset(wallets)
     filters = wallet_filters(owned)
     if trace_method is TraceMethod.TRACE_FILTER:
-        logs, native = await asyncio.gather(
-            sweeper.fetch_logs(filters, from_block, to_block),
-            scan_native_trace_filter(sweeper.rpc, owned, from_block, to_block),
-        )
+        logs_task = asyncio.ensure_future(sweeper.fetch_logs(filters, from_block, to_block))
+        try:
+            native = await scan_native_trace_filter(sweeper.rpc, owned, from_block, to_block)
+        except BaseException:
+            logs_task.cancel()
+            raise
+        logs = await logs_task
     else:
         logs = await sweeper.fetch_logs(filters, from_block, to_block)
         native = NativeScan((), frozenset(), {})

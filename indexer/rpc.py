@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import structlog
 
+from indexer.concurrency import run_all
 from indexer.errors import MalformedResponse, RangeTooLarge, RpcError, RpcTimeout, RpcUnavailable
 
 log = structlog.get_logger(__name__)
@@ -205,9 +206,7 @@ class RpcClient:
             for i in range(0, len(calls), self.max_batch_size)
         ]
         results: list[Any] = [None] * len(calls)
-        async with asyncio.TaskGroup() as group:
-            for chunk in chunks:
-                group.create_task(self._run_chunk(calls, chunk, results))
+        await run_all(self._run_chunk(calls, chunk, results) for chunk in chunks)
         return results
 
     async def _run_chunk(

@@ -15,13 +15,13 @@ machinery serves `trace_filter` (indexer.native) and the pools' price logs (inde
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
 
+from indexer.concurrency import run_all
 from indexer.decoders.erc20 import TRANSFER_TOPIC
 from indexer.decoders.weth import DEPOSIT_TOPIC, WITHDRAWAL_TOPIC
 from indexer.errors import MalformedResponse, RangeTooLarge, RpcTimeout
@@ -138,10 +138,8 @@ async def sweep_ranges(
                 next_span=span.span,
             )
             mid = (lo + hi) // 2
-            async with asyncio.TaskGroup() as group:
-                left = group.create_task(one(lo, mid))
-                right = group.create_task(one(mid + 1, hi))
-            return left.result() + right.result()
+            left, right = await run_all([one(lo, mid), one(mid + 1, hi)])
+            return left + right
         span.succeed()
         return items
 
@@ -153,10 +151,8 @@ async def sweep_ranges(
             hi = min(to_block, cursor + span.span - 1)
             chunks.append((cursor, hi))
             cursor = hi + 1
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(lo, hi)) for lo, hi in chunks]
-        for task in tasks:
-            out.extend(task.result())
+        for found in await run_all(one(lo, hi) for lo, hi in chunks):
+            out.extend(found)
     return out
 
 
