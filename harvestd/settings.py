@@ -749,6 +749,14 @@ class Settings(_Model):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _database_from_context(cls, value: object) -> object:
+        # Validate the default from a mapping so the SQLite path is anchored at the file.
+        if isinstance(value, dict) and "database" not in value:
+            return {**value, "database": {}}
+        return value
+
     @model_validator(mode="after")
     def _check_chains(self) -> Settings:
         checks = _FieldChecks()
@@ -775,12 +783,15 @@ class Settings(_Model):
         Whole URLs are included only when they carry credentials, so a plain local RPC URL
         stays readable in the logs.
         """
-        urls = [self.database.url.get_secret_value()]
+        found: list[str] = []
+        database = urlsplit(self.database.url.get_secret_value())
+        if database.password:
+            found.extend([self.database.url.get_secret_value(), database.password])
+        urls: list[str] = []
         for chain in self.chains:
             urls.append(chain.rpc_url.get_secret_value())
             if chain.send_rpc_url is not None:
                 urls.append(chain.send_rpc_url.get_secret_value())
-        found: list[str] = []
         for url in urls:
             parts = url_credentials(url)
             if parts:

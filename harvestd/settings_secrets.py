@@ -45,12 +45,21 @@ _SECRET_QUERY_NAMES: Final = frozenset(
 
 
 def is_key_like_segment(segment: str) -> bool:
-    """Whether a URL path segment looks like an API key (long, letters and digits)."""
-    return (
-        _KEY_SEGMENT_RE.match(segment) is not None
-        and any(ch.isdigit() for ch in segment)
-        and any(ch.isalpha() for ch in segment)
-    )
+    """Whether a URL path segment looks like an API key rather than a word or a name.
+
+    At least 20 characters of letters, digits, `_` or `-`, and random-looking: hex with
+    letters and digits (Infura, QuickNode, Ankr), mixed-case letters with digits (Alchemy),
+    or at least four digits among letters. `harvestd_data_2024` or `mainnet-archive` is not.
+    """
+    if _KEY_SEGMENT_RE.match(segment) is None:
+        return False
+    digits = sum(ch.isdigit() for ch in segment)
+    letters = [ch for ch in segment if ch.isalpha()]
+    if not digits or not letters:
+        return False
+    is_hex = all(ch in "0123456789abcdefABCDEF" for ch in segment)
+    mixed_case = any(ch.isupper() for ch in letters) and any(ch.islower() for ch in letters)
+    return is_hex or mixed_case or digits >= 4
 
 
 def url_credentials(url: str) -> tuple[str, ...]:
