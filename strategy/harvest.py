@@ -69,10 +69,14 @@ class HarvestCandidate:
     @property
     def fingerprint(self) -> str:
         """The fingerprint the resulting proposal will have."""
+        lot_ids = [lv.lot.lot_id for lv in self.lots]
         return compute_fingerprint(
             ProposalKind.HARVEST,
             self.reentry,
-            [(self.wallet, self.asset, self.route.path[1], [lv.lot.lot_id for lv in self.lots])],
+            [
+                (self.wallet, sell, buy, lot_ids if index == 0 else [])
+                for index, (sell, buy) in enumerate(self.route.legs)
+            ],
         )
 
 

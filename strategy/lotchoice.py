@@ -50,8 +50,6 @@ from strategy.values import (
     term_of,
 )
 
-_SHORT_BUCKET = frozenset({Term.SHORT, Term.NONE})
-
 
 @dataclass(frozen=True, slots=True)
 class SaleRequest:
@@ -73,7 +71,8 @@ class LotUse:
     amount_raw: int
     cost_usd: Decimal
     proceeds_usd: Decimal
-    term: Term
+    term: Term | None
+    """None where the jurisdiction has no terms."""
 
     @property
     def gain_usd(self) -> Decimal:
@@ -101,7 +100,7 @@ class _Unit:
     """A lot as the optimiser sees it: amount, per-raw-unit gain, term (mutable scratch)."""
 
     lot: OpenLot
-    term: Term
+    term: Term | None
     unit_gain: Decimal
     walk_gain: Decimal
 
@@ -149,7 +148,7 @@ def summarise_uses(
     long = ZERO
     exempt = ZERO
     for use in uses:
-        if use.term in _SHORT_BUCKET:
+        if use.term is None or use.term is Term.SHORT:
             short += use.gain_usd
         elif use.term is Term.LONG:
             long += use.gain_usd
@@ -165,7 +164,7 @@ def summarise_uses(
     )
 
 
-def _use(lot: OpenLot, amount_raw: int, sale: SaleRequest, term: Term) -> LotUse:
+def _use(lot: OpenLot, amount_raw: int, sale: SaleRequest, term: Term | None) -> LotUse:
     cost = (
         lot.cost_usd if amount_raw == lot.amount_raw else lot.cost_usd * amount_raw / lot.amount_raw
     )
@@ -178,7 +177,7 @@ def _use(lot: OpenLot, amount_raw: int, sale: SaleRequest, term: Term) -> LotUse
 
 
 def _take(
-    ordered: Sequence[OpenLot], amount_raw: int, sale: SaleRequest, terms: dict[LotId, Term]
+    ordered: Sequence[OpenLot], amount_raw: int, sale: SaleRequest, terms: dict[LotId, Term | None]
 ) -> list[LotUse]:
     uses: list[LotUse] = []
     left = amount_raw
@@ -215,7 +214,7 @@ def _pooled_uses(sale: SaleRequest) -> list[LotUse]:
         piece = left if position == len(lots) - 1 else sale.amount_raw * lot.amount_raw // held
         piece = min(piece, lot.amount_raw, left)
         if piece > 0:
-            uses.append(_use(lot, piece, sale, Term.NONE))
+            uses.append(_use(lot, piece, sale, None))
             left -= piece
     return uses
 
@@ -348,7 +347,7 @@ def _min_tax_uses(
                 continue
             term = term_of(lot.holding_period_start, sold_at, rules)
             gain = unit_proceeds - lot.cost_usd / lot.amount_raw
-            if term in _SHORT_BUCKET:
+            if term is None or term is Term.SHORT:
                 short.append(_Unit(lot, term, gain, gain))
             else:
                 long.append(_Unit(lot, term, gain, ZERO if term is Term.EXEMPT else gain))

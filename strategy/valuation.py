@@ -32,8 +32,8 @@ class LotValuation:
 
     lot: OpenLot
     value_usd: Decimal
-    term: Term
-    """The term a sale now would have."""
+    term: Term | None
+    """The term a sale now would have (None: the jurisdiction has no terms)."""
 
     @property
     def unrealised_usd(self) -> Decimal:
@@ -114,7 +114,7 @@ def value_portfolio(
     values: dict[Address, Decimal] = dict.fromkeys(managed, ZERO)
     costs: dict[Address, Decimal] = dict.fromkeys(managed, ZERO)
     lot_values: list[LotValuation] = []
-    term_cache: dict[tuple[datetime, Address], Term] = {}
+    term_cache: dict[datetime, Term | None] = {}
     unpriced: set[Address] = set()
     for lot in snapshot.lots:
         asset = lot.asset
@@ -128,11 +128,11 @@ def value_portfolio(
             unpriced.add(asset)
             continue
         value = lot.amount_raw * price
-        key = (lot.holding_period_start, asset)
-        term = term_cache.get(key)
-        if term is None:
-            term = term_of(lot.holding_period_start, now, rules)
-            term_cache[key] = term
+        start = lot.holding_period_start
+        if start in term_cache:
+            term = term_cache[start]
+        else:
+            term = term_cache[start] = term_of(start, now, rules)
         lot_values.append(LotValuation(lot, value, term))
         amounts[asset] = amounts.get(asset, 0) + lot.amount_raw
         values[asset] = values.get(asset, ZERO) + value

@@ -7,6 +7,8 @@ exact `Decimal` USD, times are timezone-aware UTC. Nothing here does I/O.
 - `OpenLot`: one open lot of one asset in one wallet, with its cost basis.
 - `Asset`, `Price`: what an asset is (decimals) and what one whole unit is worth now.
 - `AssetTarget`, `Targets`: the allocation and its drift bands.
+- `Jurisdiction`, `LotMethod`, `Term` are the lot engine's enums (`ledger.engine.values`);
+  a term of None means the jurisdiction has no terms.
 - `JurisdictionRules`: the parts of a jurisdiction the strategy needs (terms, lot order,
   wash-sale / 30-day / superficial-loss windows); `rules_for` builds the presets.
 - `TaxRates`, `TaxYearState`: marginal rates and what has been realised so far this year.
@@ -16,14 +18,39 @@ exact `Decimal` USD, times are timezone-aware UTC. Nothing here does I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import NewType
 
+from ledger.engine.values import Jurisdiction, LotMethod, Term
 from ledger.ids import Address
 from strategy.errors import InvalidTargets
+
+__all__ = [
+    "ONE",
+    "ZERO",
+    "Acquisition",
+    "Asset",
+    "AssetTarget",
+    "Jurisdiction",
+    "JurisdictionRules",
+    "LossDisposal",
+    "LotId",
+    "LotMethod",
+    "LotOrder",
+    "OpenLot",
+    "PortfolioSnapshot",
+    "Price",
+    "Targets",
+    "TaxRates",
+    "TaxYearState",
+    "Term",
+    "add_years",
+    "rules_for",
+    "term_of",
+]
 
 LotId = NewType("LotId", str)
 """Identity of an open lot as the ledger names it (the acquiring event's key)."""
@@ -31,27 +58,6 @@ LotId = NewType("LotId", str)
 ZERO = Decimal(0)
 ONE = Decimal(1)
 BPS = Decimal(10_000)
-
-
-class Term(StrEnum):
-    """The holding-period class of a lot, or of a realised gain."""
-
-    SHORT = "short"
-    LONG = "long"
-    EXEMPT = "exempt"
-    """Held past the jurisdiction's holding period where that makes a disposal tax free (de)."""
-    NONE = "none"
-    """The jurisdiction has no terms (uk, ca, generic); taxed like short-term gains here."""
-
-
-class JurisdictionCode(StrEnum):
-    """The jurisdictions of DESIGN.md."""
-
-    US = "us"
-    UK = "uk"
-    DE = "de"
-    CA = "ca"
-    GENERIC = "generic"
 
 
 class LotOrder(StrEnum):
@@ -65,19 +71,11 @@ class LotOrder(StrEnum):
     """Each asset is one pool at average cost (uk Section 104, ca adjusted cost base)."""
 
 
-class LotMethod(StrEnum):
-    """How the strategy picks lots for a sale."""
-
-    FIFO = "fifo"
-    HIFO = "hifo"
-    MIN_TAX = "min_tax"
-
-
 @dataclass(frozen=True, slots=True)
 class JurisdictionRules:
     """The rules of one jurisdiction that decide what a harvest or a rebalance may do."""
 
-    code: JurisdictionCode
+    code: Jurisdiction
     lot_order: LotOrder
     long_term_after_years: int | None
     """Long term when sold more than this many years after the holding period started
@@ -92,6 +90,8 @@ class JurisdictionRules:
     reentry_window_days: int | None
     """Buying the same asset back within this many days after a loss sale cancels the
     loss (us wash sale, uk 30-day rule, ca superficial loss); None: re-entry is free."""
+    long_term_after_days: int | None = None
+    """Overrides the anniversary rule: long term when held more than this many days."""
 
     @property
     def allows_same_asset_reentry(self) -> bool:
@@ -99,20 +99,29 @@ class JurisdictionRules:
         return self.reentry_window_days is None
 
 
-def rules_for(code: JurisdictionCode, *, wash_sale: bool = False) -> JurisdictionRules:
+def rules_for(
+    code: Jurisdiction, *, wash_sale: bool = False, long_term_after_days: int | None = None
+) -> JurisdictionRules:
     """The strategy's rules for a jurisdiction (`wash_sale` only matters for `us`).
 
     Raises:
-        Nothing: every `JurisdictionCode` has a preset.
+        Nothing: every `Jurisdiction` has a preset.
     """
-    if code is JurisdictionCode.US:
+    rules = _preset(code, wash_sale)
+    if long_term_after_days is not None and rules.long_term_after_years is not None:
+        rules = replace(rules, long_term_after_days=long_term_after_days)
+    return rules
+
+
+def _preset(code: Jurisdiction, wash_sale: bool) -> JurisdictionRules:
+    if code is Jurisdiction.US:
         window = 30 if wash_sale else None
         return JurisdictionRules(code, LotOrder.CHOICE, 1, False, window, False, window)
-    if code is JurisdictionCode.UK:
+    if code is Jurisdiction.UK:
         return JurisdictionRules(code, LotOrder.POOLED, None, False, None, True, 30)
-    if code is JurisdictionCode.DE:
+    if code is Jurisdiction.DE:
         return JurisdictionRules(code, LotOrder.FIFO, 1, True, None, False, None)
-    if code is JurisdictionCode.CA:
+    if code is Jurisdiction.CA:
         return JurisdictionRules(code, LotOrder.POOLED, None, False, 30, False, 30)
     return JurisdictionRules(code, LotOrder.CHOICE, None, False, None, False, None)
 
@@ -129,16 +138,22 @@ def add_years(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year + years, day=28)
 
 
-def term_of(holding_period_start: datetime, sold_at: datetime, rules: JurisdictionRules) -> Term:
-    """The term of a disposal at `sold_at` of a lot whose holding period began then.
+def term_of(
+    holding_period_start: datetime, sold_at: datetime, rules: JurisdictionRules
+) -> Term | None:
+    """The term of a disposal at `sold_at` of a lot whose holding period began then;
+    None where the jurisdiction has no terms (uk, ca, generic).
 
     Raises:
         Nothing.
     """
     if rules.long_term_after_years is None:
-        return Term.NONE
-    anniversary = add_years(holding_period_start, rules.long_term_after_years).date()
-    if sold_at.date() > anniversary:
+        return None
+    if rules.long_term_after_days is not None:
+        deadline = holding_period_start.date() + timedelta(days=rules.long_term_after_days)
+    else:
+        deadline = add_years(holding_period_start, rules.long_term_after_years).date()
+    if sold_at.date() > deadline:
         return Term.EXEMPT if rules.long_term_exempt else Term.LONG
     return Term.SHORT
 

@@ -19,7 +19,7 @@ from strategy.values import (
     Acquisition,
     Asset,
     AssetTarget,
-    JurisdictionCode,
+    Jurisdiction,
     LossDisposal,
     LotId,
     OpenLot,
@@ -125,7 +125,7 @@ def targets(
 
 def policy(
     *,
-    code: JurisdictionCode = JurisdictionCode.US,
+    code: Jurisdiction = Jurisdiction.US,
     wash_sale: bool = False,
     rates: TaxRates = US_RATES,
     allocation: Targets | None = None,

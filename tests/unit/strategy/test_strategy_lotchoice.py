@@ -12,9 +12,9 @@ from strategy_builders import ETH, NOW, US_RATES, lot, raw, year
 
 from strategy.lotchoice import SaleRequest, choose_lots
 from strategy.tax import tax_effect
-from strategy.values import JurisdictionCode, LotMethod, Term, rules_for, term_of
+from strategy.values import Jurisdiction, LotMethod, Term, rules_for, term_of
 
-US = rules_for(JurisdictionCode.US)
+US = rules_for(Jurisdiction.US)
 
 # Sell 10 ETH at $2000 with $10,000 of short-term gains already realised this year.
 LOTS = (
@@ -71,7 +71,7 @@ def test_terms_follow_the_anniversary_rule() -> None:
 
 
 def test_de_forces_fifo_and_exempts_long_held_lots() -> None:
-    de = rules_for(JurisdictionCode.DE)
+    de = rules_for(Jurisdiction.DE)
     choice = choose_lots(LotMethod.MIN_TAX, [SALE], de, US_RATES, year(), NOW)
     assert {str(u.lot_id) for u in choice.uses} == {"old_lt", "lt"}
     assert choice.exempt_usd == D(10000)
