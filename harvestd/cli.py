@@ -27,6 +27,7 @@ COMMAND_MODULES: Final[tuple[str, ...]] = (
     "harvestd.commands.init",
     "harvestd.commands.config",
     # one line per command module; append below
+    "harvestd.commands.demo",
 )
 
 
