@@ -7,6 +7,7 @@
         ├── RpcTimeout            no answer within the timeout, retries exhausted
         ├── RpcUnavailable        transport failure or HTTP error status, retries exhausted
         ├── MalformedResponse     the node answered something that is not what the method returns
+        ├── InconsistentRead      two reads of one block disagree on its hash (a reorg mid-read)
         └── DecodeError           one log does not decode as the event its topic names
 
 Only `indexer.rpc` sees aiohttp; it translates every transport problem into these. URLs in
@@ -85,4 +86,20 @@ class DecodeError(IndexerError):
         self.reason = reason
         super().__init__(
             f"cannot decode {event} log {log_index} of tx {tx_hash} from {address}: {reason}"
+        )
+
+
+class InconsistentRead(IndexerError):
+    """Two answers about one block disagree on its hash: the chain reorganised mid-read.
+
+    The gathered range must be discarded and read again (wave 2 may roll back first).
+    """
+
+    def __init__(self, block_number: int, seen_hash: str, header_hash: str) -> None:
+        self.block_number = block_number
+        self.seen_hash = seen_hash
+        self.header_hash = header_hash
+        super().__init__(
+            f"block {block_number} read as {seen_hash} in a receipt/log but {header_hash} "
+            "in its header: the chain reorganised while the range was read"
         )

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from indexer.classify import TxBundle
-from indexer.errors import MalformedResponse
+from indexer.errors import InconsistentRead, MalformedResponse
 from indexer.native import (
     NativeScan,
     TraceMethod,
@@ -109,6 +109,7 @@ async def gather_range(
     """Fetch the logs, native movements, receipts and headers of [from_block, to_block].
 
     Raises:
+        InconsistentRead: a block's hash changed between reads (reorg): read again.
         RangeTooLarge: a single block was refused as too large.
         RpcError: e.g. the balance fallback needs state the node does not keep.
         RpcTimeout, RpcUnavailable, MalformedResponse: see `RpcClient.batch`.
@@ -159,6 +160,11 @@ async def gather_range(
             unexplained = suspects
     blocks = {r.block_number for r in receipts.values()} | {to_block}
     headers = await sweeper.fetch_headers(blocks)
+    seen = [(r.block_number, r.block_hash) for r in receipts.values()]
+    seen += [(e.block_number, e.block_hash) for e in logs]
+    for number, block_hash in seen:
+        if headers[number].hash != block_hash:
+            raise InconsistentRead(number, block_hash, headers[number].hash)
     by_tx: dict[TxHash, list[NativeTransfer]] = {}
     for transfer in transfers:
         by_tx.setdefault(transfer.tx_hash, []).append(transfer)

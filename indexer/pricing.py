@@ -123,7 +123,8 @@ class PriceBook:
     numeraire: Address
     """The wrapped native token most pools quote against (WETH)."""
     observations: Mapping[Address, tuple[PoolPrice, ...]] = field(default_factory=dict)
-    """Per pool, ordered by (block, log index)."""
+    """Per pool, the end-of-block state of each block with a change, in block order."""
+    _blocks: Mapping[Address, tuple[int, ...]] = field(default_factory=dict)
 
     @staticmethod
     def build(
@@ -134,19 +135,20 @@ class PriceBook:
         prices: Iterable[PoolPrice],
     ) -> PriceBook:
         """Index pool prices by pool and chain order."""
+        last: dict[tuple[Address, int], PoolPrice] = {}
+        for price in sorted(prices, key=lambda p: (p.block_number, p.log_index)):
+            last[(price.pool, price.block_number)] = price  # the block's final state wins
         by_pool: dict[Address, list[PoolPrice]] = {}
-        for price in prices:
-            by_pool.setdefault(price.pool, []).append(price)
-        ordered = {
-            pool: tuple(sorted(found, key=lambda p: (p.block_number, p.log_index)))
-            for pool, found in by_pool.items()
-        }
-        return PriceBook(pools, decimals, usd_stables, numeraire, ordered)
+        for (pool, _), price in sorted(last.items(), key=lambda item: item[0][1]):
+            by_pool.setdefault(pool, []).append(price)
+        ordered = {pool: tuple(found) for pool, found in by_pool.items()}
+        blocks = {pool: tuple(p.block_number for p in found) for pool, found in ordered.items()}
+        return PriceBook(pools, decimals, usd_stables, numeraire, ordered, blocks)
 
     def pool_price_at(self, pool: Address, block: int) -> PoolPrice | None:
         """The pool's state at the end of `block`: its last observation at or before it."""
         found = self.observations.get(pool, ())
-        index = bisect.bisect_right([p.block_number for p in found], block)
+        index = bisect.bisect_right(self._blocks.get(pool, ()), block)
         return found[index - 1] if index else None
 
     def _quote(self, asset: Address, quote: Address, block: int) -> Decimal | None:

@@ -42,10 +42,11 @@ from indexer.errors import MalformedResponse, RangeTooLarge, RpcError, RpcTimeou
 log = structlog.get_logger(__name__)
 
 _RANGE_TOO_LARGE: Final = re.compile(
-    r"too many results|more than \d+ results|block range|range too large|range is too large"
-    r"|exceed(?:s|ed)? (?:the )?max(?:imum)? (?:block )?range|limited to a [\d,]+ range"
+    r"too many results|more than \d+ results|block range (?:is )?too (?:large|wide|big)"
+    r"|range (?:is )?too large|exceed(?:s|ed)? (?:the )?max(?:imum)? (?:block )?range"
+    r"|block range (?:limit|exceeded)|limited to a [\d,]+ (?:block )?range"
     r"|response size (?:exceeded|is larger)|log response size|too many logs|max results"
-    r"|range limit|ranges over \d+ blocks",
+    r"|ranges over \d+ blocks",
     re.IGNORECASE,
 )
 _RATE_LIMITED: Final = re.compile(

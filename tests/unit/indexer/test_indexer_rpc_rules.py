@@ -69,3 +69,8 @@ def test_retry_after() -> None:
     assert _parse_retry_after(None) is None
     assert _parse_retry_after("not a date") is None
     assert _parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_a_head_or_order_problem_is_not_a_range_error() -> None:
+    assert not is_range_too_large(-32000, "block range extends beyond current head block")
+    assert not is_range_too_large(-32602, "invalid block range params")
