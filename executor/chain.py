@@ -190,11 +190,19 @@ class ChainClient:
             return int(found["timestamp"])
 
     async def next_base_fee_wei(self) -> int:
-        """The base fee of the next block (eth_feeHistory's last entry).
+        """The base fee of the next block: the pending block's, else eth_feeHistory's last entry.
+
+        The pending block comes first because a forked node answers eth_feeHistory for
+        its fork block from the origin node, missing its own next-block settings.
 
         Raises:
             RpcError, RpcUnavailable: the node failed.
         """
+        async with self._translated("eth_getBlockByNumber"):
+            pending = await self._w3.eth.get_block("pending")
+        base_fee = pending.get("baseFeePerGas")
+        if base_fee is not None:
+            return int(base_fee)
         async with self._translated("eth_feeHistory"):
             history = await self._w3.eth.fee_history(1, "latest")
             return int(history["baseFeePerGas"][-1])

@@ -13,6 +13,7 @@ swaps are run in order with eth_simulateV1, so the swap sees the allowance it ne
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -263,7 +264,10 @@ class TradePlanner:
         )
         check_price_impact(route_name, quoted_out, reference_out, limits.max_price_impact_bps)
 
-        deadline = choose_deadline(await self._chain.block_timestamp(), limits.deadline_seconds)
+        # The next block is stamped at least "now": a chain whose last block is older than the
+        # wall clock (an idle dev node) must not get a deadline already in the past.
+        now = max(await self._chain.block_timestamp(), int(time.time()))
+        deadline = choose_deadline(now, limits.deadline_seconds)
         calls = [
             build_swap_call(
                 part.route,

@@ -110,17 +110,23 @@ def combined_fee_ppm(fees_ppm: Sequence[int]) -> int:
 
 
 class TradeRouter:
-    """Finds the best way to sell an amount of one token for another at the latest block."""
+    """Finds the best way to sell an amount of one token for another.
+
+    `connectors` are the tokens a two-hop route may pass through (WETH, the stablecoin);
+    `kinds` the protocols (venues) routes may use.
+    """
 
     def __init__(
         self,
         quoter: RouteQuoter,
         connectors: Sequence[Address],
         symbols: dict[Address, str] | None = None,
+        kinds: frozenset[PoolKind] = frozenset(PoolKind),
     ) -> None:
         self._quoter = quoter
         self._connectors = tuple(connectors)
         self._symbols = dict(symbols or {})
+        self._kinds = kinds
 
     @property
     def quoter(self) -> RouteQuoter:
@@ -145,6 +151,7 @@ class TradeRouter:
             RpcError, RpcUnavailable: the node failed.
         """
         routes = await self._quoter.find_routes(token_in, token_out, self._connectors)
+        routes = tuple(route for route in routes if route.kind in self._kinds)
         quotes = await self._quoter.quote_routes(routes, amount_in_raw, block)
         if not quotes:
             raise NoRouteFound(token_in, token_out, amount_in_raw)
