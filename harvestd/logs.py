@@ -51,6 +51,8 @@ MIN_SECRET_LENGTH: Final = 6
 """Shorter registered secrets are ignored: redacting them would shred ordinary text."""
 
 _HANDLER_NAME: Final = "harvestd"
+_TRUSTED_KEYS: Final = frozenset({"timestamp", "level", "logger", "log_level"})
+"""Keys the logging itself fills in; nothing secret can reach them."""
 _HASH_KEY_SUFFIXES: Final = ("hash", "hashes", "topic", "topics", "tx", "txs", "tx_id", "selector")
 _LEVELS: Final[Mapping[LogLevel, int]] = {
     LogLevel.DEBUG: logging.DEBUG,
@@ -117,7 +119,10 @@ class SecretRedactor:
         return redact_text(text, self._secrets)
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-        return {key: self.redact(value, key) for key, value in event_dict.items()}
+        return {
+            key: value if key in _TRUSTED_KEYS else self.redact(value, key)
+            for key, value in event_dict.items()
+        }
 
 
 def _json_default(value: object) -> object:

@@ -15,6 +15,7 @@ All functions here are pure and never raise.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 from urllib.parse import parse_qsl, urlsplit
@@ -85,8 +86,12 @@ def has_url_credentials(url: str) -> bool:
     return bool(url_credentials(url))
 
 
+@functools.lru_cache(maxsize=1024)
 def redact_url(url: str) -> str:
-    """`url` with user-info, key-like path segments and secret query values replaced by ***."""
+    """`url` with user-info, key-like path segments and secret query values replaced by ***.
+
+    Cached: the same few RPC URLs appear in many log events.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -118,4 +123,6 @@ def redact_text(text: str, secrets: frozenset[str] = frozenset()) -> str:
             text = text.replace(secret, REDACTED)
     if "://" in text:
         text = URL_RE.sub(lambda m: redact_url(m.group(0)), text)
+    if len(text) < 64:
+        return text
     return PRIVATE_KEY_RE.sub(REDACTED, text)
