@@ -205,7 +205,7 @@ def translate_validation_error(
         elif kind in ("union_tag_invalid", "union_tag_not_found"):
             discriminator = str(ctx.get("discriminator", "source")).strip("'")
             tag_path = (*path, discriminator)
-            tags = str(ctx.get("expected_tags", "")) or "a known kind"
+            tags = str(ctx.get("expected_tags", "")) or _union_tags(root_model, loc)
             if kind == "union_tag_not_found":
                 problems.append(_problem(doc, tag_path, None, f"missing, expected one of {tags}"))
             else:
@@ -371,6 +371,18 @@ def _walk(root_model: type[BaseModel], loc: Sequence[str | int]) -> tuple[object
         else:
             return None, None
     return _strip(annotation), field
+
+
+def _union_tags(root_model: type[BaseModel], loc: Sequence[str | int]) -> str:
+    annotation, _ = _walk(root_model, loc)
+    tags: list[str] = []
+    for arm in get_args(annotation):
+        model = _strip(arm)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            source = model.model_fields.get("source")
+            if source is not None and get_origin(source.annotation) is Literal:
+                tags.extend(repr(tag) for tag in get_args(source.annotation))
+    return ", ".join(tags) or "a known kind"
 
 
 def _model_at(root_model: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:

@@ -268,3 +268,21 @@ def test_a_missing_file_and_broken_yaml_are_unreadable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(broken, {})
     assert caught.value.problems[0].line is not None
+
+
+def test_pricing_sources_name_their_kinds(tmp_path: Path) -> None:
+    pool = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    text = BASE.replace(
+        '        address: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"\n',
+        '        address: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"\n'
+        f'        pricing: [{{pool: "{pool}", quote: USDC}}, {{source: uniswap_v4, pool: "{pool}"}}]\n',
+    )
+    problems = _problems(text, tmp_path)
+    missing = _one(problems, "chains.0.tokens.1.pricing.0.source")
+    assert missing.expected == "missing, expected one of 'uniswap_v2', 'uniswap_v3', 'chainlink'"
+    assert _one(problems, "chains.0.tokens.1.pricing.1.source").value == "uniswap_v4"
+
+
+def test_an_unknown_section_gets_a_did_you_mean(tmp_path: Path) -> None:
+    problem = _one(_problems(BASE + "stratgy: {}\n", tmp_path), "stratgy")
+    assert problem.expected == "unknown key, did you mean 'strategy'?"
