@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import structlog
+import typer
 from typer.testing import CliRunner
 
-from harvestd.cli import COMMAND_MODULES, app
+from harvestd.cli import COMMAND_MODULES, _root, app
+from harvestd.commands.config import load_settings_or_exit, start_logging
+from harvestd.logs import get_logger
 from harvestd.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -99,3 +105,36 @@ def test_the_installed_entry_point_runs() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("harvestd ")
+
+
+def test_a_command_gets_settings_and_logging_from_the_root_options(tmp_path: Path) -> None:
+    probe = typer.Typer()
+    probe.callback()(_root)
+
+    @probe.command("probe")
+    def probe_command(ctx: typer.Context) -> None:
+        settings = load_settings_or_exit(ctx)
+        start_logging(ctx, settings)
+        get_logger("probe").info("probe_ran", chains=len(settings.chains))
+
+    root = logging.getLogger()
+    before = list(root.handlers), root.level
+    try:
+        ok = CliRunner().invoke(
+            probe,
+            ["--config", str(ROOT / "config" / "local.yaml"), "--log-format", "json", "probe"],
+        )
+        assert ok.exit_code == 0, ok.stderr
+        line = json.loads(ok.stderr.strip().splitlines()[-1])
+        assert line["event"] == "probe_ran" and line["chains"] == 1
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(BAD, encoding="utf-8")
+        failed = CliRunner().invoke(probe, ["--config", str(bad), "probe"])
+        assert failed.exit_code == 2
+        assert "owner.jurisdiction (line 2)" in failed.stderr
+    finally:
+        structlog.reset_defaults()
+        for handler in list(root.handlers):
+            if handler not in before[0]:
+                root.removeHandler(handler)
+        root.setLevel(before[1])
