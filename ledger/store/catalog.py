@@ -94,11 +94,11 @@ def upsert_wallets(session: Session, wallets: Iterable[WalletRecord]) -> None:
     ]
     if not values:
         return
-    stmt = upsert_statement(session, WalletRow).values(values)
+    stmt = upsert_statement(session, WalletRow)
     stmt = stmt.on_conflict_do_update(
         index_elements=["address"], set_={"label": stmt.excluded.label}
     )
-    session.exec(stmt)
+    session.exec(stmt, params=values)
 
 
 def list_wallets(session: Session) -> list[WalletRecord]:
@@ -128,7 +128,7 @@ def upsert_assets(session: Session, assets: Iterable[AssetRecord]) -> None:
     ]
     if not values:
         return
-    stmt = upsert_statement(session, AssetRow).values(values)
+    stmt = upsert_statement(session, AssetRow)
     stmt = stmt.on_conflict_do_update(
         index_elements=["chain_id", "address"],
         set_={
@@ -136,7 +136,7 @@ def upsert_assets(session: Session, assets: Iterable[AssetRecord]) -> None:
             for name in ("symbol", "decimals", "is_spam", "is_unpriceable", "is_hostile", "updated_at")
         },
     )
-    session.exec(stmt)
+    session.exec(stmt, params=values)
 
 
 def _asset_record(row: AssetRow) -> AssetRecord:

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from ledger.ids import BlockHash, BlockNumber, ChainId
-from ledger.store._sql import chunked, now_utc, upsert_statement
+from ledger.store._sql import now_utc, upsert_statement
 from ledger.store.records import BlockRecord, Checkpoint
 from ledger.store.rows import (
     BlockRow,
@@ -62,17 +62,18 @@ def put_blocks(session: Session, blocks: Iterable[BlockRecord]) -> None:
         }
         for b in blocks
     ]
-    for batch in chunked(values):
-        stmt = upsert_statement(session, BlockRow).values(list(batch))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["chain_id", "number"],
-            set_={
-                "hash": stmt.excluded.hash,
-                "parent_hash": stmt.excluded.parent_hash,
-                "timestamp": stmt.excluded.timestamp,
-            },
-        )
-        session.exec(stmt)
+    if not values:
+        return
+    stmt = upsert_statement(session, BlockRow)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["chain_id", "number"],
+        set_={
+            "hash": stmt.excluded.hash,
+            "parent_hash": stmt.excluded.parent_hash,
+            "timestamp": stmt.excluded.timestamp,
+        },
+    )
+    session.exec(stmt, params=values)
 
 
 def get_block(session: Session, chain_id: ChainId, number: BlockNumber) -> BlockRecord | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete
+from sqlalchemy import ColumnElement, delete, insert
 from sqlmodel import Session, col, select
 
 from ledger.ids import Address, BlockHash, BlockNumber, ChainId, LogIndex, TxHash
@@ -75,75 +75,84 @@ def replace_derived(session: Session, chain_id: ChainId, derived: DerivedLedger)
         StoreError: the database refused the write.
     """
     delete_derived(session, chain_id)
-    session.add_all(
-        LotRow(
-            chain_id=chain_id,
-            lot_id=lot.lot_id,
-            wallet=lot.wallet,
-            asset=lot.asset,
-            amount_raw=lot.amount_raw,
-            cost_usd=lot.cost_usd,
-            remaining_raw=lot.remaining_raw,
-            remaining_cost_usd=lot.remaining_cost_usd,
-            acquired_at=lot.acquired_at,
-            holding_period_start=lot.holding_period_start,
-            **_source_values(lot.source),  # type: ignore[arg-type]
-        )
+    lot_values = [
+        {
+            "chain_id": chain_id,
+            "lot_id": lot.lot_id,
+            "wallet": lot.wallet,
+            "asset": lot.asset,
+            "amount_raw": lot.amount_raw,
+            "cost_usd": lot.cost_usd,
+            "remaining_raw": lot.remaining_raw,
+            "remaining_cost_usd": lot.remaining_cost_usd,
+            "acquired_at": lot.acquired_at,
+            "holding_period_start": lot.holding_period_start,
+            **_source_values(lot.source),
+        }
         for lot in derived.lots
-    )
-    session.add_all(
-        LotMovementRow(
-            chain_id=chain_id,
-            lot_id=move.lot_id,
-            new_lot_id=move.new_lot_id,
-            from_wallet=move.from_wallet,
-            to_wallet=move.to_wallet,
-            asset=move.asset,
-            amount_raw=move.amount_raw,
-            cost_usd=move.cost_usd,
-            moved_at=move.moved_at,
-            **_source_values(move.source),  # type: ignore[arg-type]
-        )
+    ]
+    if lot_values:
+        session.exec(insert(LotRow), params=lot_values)
+    movement_values = [
+        {
+            "chain_id": chain_id,
+            "lot_id": move.lot_id,
+            "new_lot_id": move.new_lot_id,
+            "from_wallet": move.from_wallet,
+            "to_wallet": move.to_wallet,
+            "asset": move.asset,
+            "amount_raw": move.amount_raw,
+            "cost_usd": move.cost_usd,
+            "moved_at": move.moved_at,
+            **_source_values(move.source),
+        }
         for move in derived.movements
-    )
-    disposal_rows = [
-        DisposalRow(
-            chain_id=chain_id,
-            disposal_id=d.disposal_id,
-            wallet=d.wallet,
-            asset=d.asset,
-            amount_raw=d.amount_raw,
-            disposed_at=d.disposed_at,
-            proceeds_usd=d.proceeds_usd,
-            cost_usd=d.cost_usd,
-            gain_usd=d.gain_usd,
-            term=None if d.term is None else DisposalTerm(d.term).value,
-            disallowed_loss_usd=d.disallowed_loss_usd,
-            reportable_gain_usd=d.reportable_gain_usd,
-            **_source_values(d.source),  # type: ignore[arg-type]
-        )
+    ]
+    if movement_values:
+        session.exec(insert(LotMovementRow), params=movement_values)
+    if not derived.disposals:
+        return
+    disposal_values = [
+        {
+            "chain_id": chain_id,
+            "disposal_id": d.disposal_id,
+            "wallet": d.wallet,
+            "asset": d.asset,
+            "amount_raw": d.amount_raw,
+            "disposed_at": d.disposed_at,
+            "proceeds_usd": d.proceeds_usd,
+            "cost_usd": d.cost_usd,
+            "gain_usd": d.gain_usd,
+            "term": None if d.term is None else DisposalTerm(d.term).value,
+            "disallowed_loss_usd": d.disallowed_loss_usd,
+            "reportable_gain_usd": d.reportable_gain_usd,
+            **_source_values(d.source),
+        }
         for d in derived.disposals
     ]
-    session.add_all(disposal_rows)
-    session.flush()
-    for row, disposal in zip(disposal_rows, derived.disposals, strict=True):
-        assert row.id is not None  # assigned by the flush above
-        session.add_all(
-            DisposalMatchRow(
-                disposal_pk=row.id,
-                position=position,
-                lot_id=match.lot_id,
-                rule=match.rule,
-                amount_raw=match.amount_raw,
-                cost_usd=match.cost_usd,
-                proceeds_usd=match.proceeds_usd,
-                gain_usd=match.gain_usd,
-                term=None if match.term is None else DisposalTerm(match.term).value,
-                disallowed_loss_usd=match.disallowed_loss_usd,
-            )
-            for position, match in enumerate(disposal.matches)
-        )
-    session.flush()
+    disposal_table = DisposalRow.__table__  # type: ignore[attr-defined]
+    keys = session.exec(
+        insert(DisposalRow).returning(disposal_table.c.id, sort_by_parameter_order=True),
+        params=disposal_values,
+    ).all()
+    match_values = [
+        {
+            "disposal_pk": key[0],
+            "position": position,
+            "lot_id": match.lot_id,
+            "rule": match.rule,
+            "amount_raw": match.amount_raw,
+            "cost_usd": match.cost_usd,
+            "proceeds_usd": match.proceeds_usd,
+            "gain_usd": match.gain_usd,
+            "term": None if match.term is None else DisposalTerm(match.term).value,
+            "disallowed_loss_usd": match.disallowed_loss_usd,
+        }
+        for key, disposal in zip(keys, derived.disposals, strict=True)
+        for position, match in enumerate(disposal.matches)
+    ]
+    if match_values:
+        session.exec(insert(DisposalMatchRow), params=match_values)
 
 
 def load_lots(

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from sqlmodel import Session, col, select
 
 from ledger.ids import Address, BlockNumber, ChainId
-from ledger.store._sql import chunked, now_utc, upsert_statement
+from ledger.store._sql import now_utc, upsert_statement
 from ledger.store.records import PricePoint
 from ledger.store.rows import PriceRow
 
@@ -46,17 +46,18 @@ def put_prices(session: Session, points: Iterable[PricePoint]) -> None:
         }
         for p in points
     ]
-    for batch in chunked(values):
-        stmt = upsert_statement(session, PriceRow).values(list(batch))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["chain_id", "asset", "block_number", "source"],
-            set_={
-                "price_usd": stmt.excluded.price_usd,
-                "missing": stmt.excluded.missing,
-                "recorded_at": stmt.excluded.recorded_at,
-            },
-        )
-        session.exec(stmt)
+    if not values:
+        return
+    stmt = upsert_statement(session, PriceRow)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["chain_id", "asset", "block_number", "source"],
+        set_={
+            "price_usd": stmt.excluded.price_usd,
+            "missing": stmt.excluded.missing,
+            "recorded_at": stmt.excluded.recorded_at,
+        },
+    )
+    session.exec(stmt, params=values)
 
 
 def get_price(

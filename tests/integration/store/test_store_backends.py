@@ -8,6 +8,7 @@ and nonce state across restarts, and error translation.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlmodel import col, select
 
 from ledger.events import NATIVE_ASSET, ChainRef, EventKind, Label, LedgerEvent, SwapAudit
@@ -618,6 +619,25 @@ class TestStore:
         with store.reader() as session:
             assert get_next_nonce(session, CHAIN, ALICE) == 21
 
+    def test_concurrent_writers_from_worker_threads(self, store: Store) -> None:
+        """What the daemon does (asyncio.to_thread): writers in threads queue, never
+        fail on a lock, and the nonce row hands out each nonce exactly once."""
+
+        def work(worker: int) -> list[int]:
+            taken = []
+            for i in range(15):
+                with store.transaction() as session:
+                    add_events(session, [receive(i + 1, worker * 100 + i, 0, i)])
+                    taken.append(reserve_nonce(session, CHAIN, ALICE, 0))
+            return taken
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(work, range(4)))
+        nonces = sorted(n for taken in results for n in taken)
+        assert nonces == list(range(60))
+        with store.reader() as session:
+            assert count_events(session, CHAIN) == 60
+
 
 class TestMigrations:
     """The packaged Alembic revisions build exactly the models, on both backends."""
@@ -632,6 +652,14 @@ class TestMigrations:
                 assert compare_metadata(context, STORE_METADATA) == []
                 version = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
                 assert [r[0] for r in version] == ["0001"]
+                columns = {c["name"]: c["type"] for c in inspect(connection).get_columns("lot")}
+                if store.backend == "postgresql":
+                    assert str(columns["amount_raw"]) == "NUMERIC(78, 0)"
+                    assert str(columns["cost_usd"]) == "NUMERIC"
+                    assert getattr(columns["acquired_at"], "timezone", None) is True
+                else:
+                    assert str(columns["amount_raw"]) == "TEXT"
+                    assert str(columns["cost_usd"]) == "TEXT"
                 if store.backend == "sqlite":
                     mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
                     assert mode == "wal"
