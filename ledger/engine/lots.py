@@ -18,6 +18,7 @@ on its own wallet. Jurisdiction-specific loss rules hook in through `LossRule`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from fractions import Fraction
 from heapq import heapify, heappop, heappush
 from typing import Protocol
@@ -35,8 +36,8 @@ from ledger.engine.records import (
     OpenLot,
     PieceRecord,
     RemovalRecord,
-    day_of,
     freeze_holding,
+    to_ts,
 )
 from ledger.engine.terms import TermScheme
 from ledger.engine.values import (
@@ -79,7 +80,7 @@ class LotBook:
         self.terms = terms
         self.rates = rates
         self.loss_rule = loss_rule
-        self.heaps: dict[tuple[str, str], list[tuple[int, int, int, OpenLot]]] = {}
+        self.heaps: dict[tuple[str, str], list[tuple[object, object, int, OpenLot]]] = {}
         self.held: dict[tuple[str, str], int] = {}
         self.wallets_of: dict[str, list[str]] = {}
         self.disposals: list[DisposalRecord] = []
@@ -104,11 +105,11 @@ class LotBook:
         self._seq += 1
         method = self.method
         if method is LotMethod.HIFO:
-            heappush(heap, (-((lot.cost << _HIFO_SHIFT) // lot.amount), lot.acq_ts, self._seq, lot))
+            heappush(heap, (-((lot.cost << _HIFO_SHIFT) // lot.amount), lot.acquired, self._seq, lot))
         elif method is LotMethod.LIFO:
-            heappush(heap, (-lot.acq_ts, 0, -self._seq, lot))
+            heappush(heap, (-to_ts(lot.acquired), 0, -self._seq, lot))
         else:
-            heappush(heap, (lot.acq_ts, 0, self._seq, lot))
+            heappush(heap, (lot.acquired, 0, self._seq, lot))
 
     def open_lots(self, asset: str) -> list[OpenLot]:
         """Every live lot of `asset` in every wallet (unordered)."""
@@ -173,7 +174,7 @@ class LotBook:
             raise SpecAmountMismatch(event.id, named, event.amount_raw)
         live = sorted(
             (entry for entry in self.heaps.get(key, ()) if entry[3].amount),
-            key=lambda entry: (entry[3].acq_ts, entry[3].id),
+            key=lambda entry: (entry[3].acquired, entry[3].id),
         )
         used: dict[int, int] = {}
         for spec in event.lots:
@@ -204,7 +205,7 @@ class LotBook:
         terms, rates = self.terms, self.rates
         unit_proceeds = Fraction(proceeds, amount)
 
-        def tax_per_unit(lot: OpenLot) -> tuple[Fraction, int, str]:
+        def tax_per_unit(lot: OpenLot) -> tuple[Fraction, datetime, str]:
             term = terms.term(lot.deadline, sale_day)
             if term is Term.SHORT:
                 rate = rates.short
@@ -213,7 +214,7 @@ class LotBook:
             else:
                 rate = rates.exempt
             gain = unit_proceeds - Fraction(lot.cost, lot.amount)
-            return gain * Fraction(rate), lot.acq_ts, lot.id
+            return gain * Fraction(rate), lot.acquired, lot.id
 
         live = sorted((entry[3] for entry in self.heaps[key] if entry[3].amount), key=tax_per_unit)
         picks: list[tuple[OpenLot, int]] = []
@@ -248,13 +249,15 @@ class LotBook:
 
     # -- the event kinds -------------------------------------------------------------
 
-    def acquire(self, event: LotEvent, ts: int, day: int) -> None:
-        """Open a lot costing value + fee."""
-        if event.value is None:
+    def acquire(self, event: LotEvent, moment: datetime) -> None:
+        """Open a lot costing value + fee (`moment` is the event's time in UTC)."""
+        value, fee = event.value, event.fee
+        if value is None:
             raise InvalidEvent(event.id, "an acquisition needs a value")
-        cost = to_units(event.value) + to_units(event.fee)
+        cost = to_units(value) + to_units(fee) if fee else to_units(value)
         if cost < 0:
             raise InvalidEvent(event.id, "an acquisition cannot cost less than zero")
+        day = moment.toordinal()
         lot = OpenLot(
             event.id,
             event.id,
@@ -262,49 +265,64 @@ class LotBook:
             event.wallet,
             event.amount_raw,
             cost,
-            event.time,
-            ts,
-            event.time,
+            moment,
+            moment,
             self.terms.deadline(day),
         )
-        key = (event.wallet, event.asset)
         if self.loss_rule is not None:
             for fragment in self.loss_rule.on_acquisition(self, lot, day):
                 self.push(fragment)
         else:
             self.push(lot)
-        self.held[key] += event.amount_raw
+        self.held[(event.wallet, event.asset)] += event.amount_raw
 
-    def dispose(self, event: LotEvent, ts: int, day: int) -> None:
+    def dispose(self, event: LotEvent, moment: datetime) -> None:
         """Realise value - fee against the lots the method takes."""
-        if event.value is None:
+        value, fee = event.value, event.fee
+        if value is None:
             raise InvalidEvent(event.id, "a disposal needs a value")
         amount = event.amount_raw
-        proceeds = to_units(event.value) - to_units(event.fee)
+        proceeds = to_units(value) - to_units(fee) if fee else to_units(value)
+        day = moment.toordinal()
         taken = self.take(event, amount, True, proceeds, day)
-        terms = self.terms
-        before, after = terms.before, terms.after
-        pieces: list[PieceRecord] = []
-        left_proceeds, left_amount = proceeds, amount
-        for lot, taken_amount, cost, rule, _whole in taken:
-            piece_proceeds = share(left_proceeds, taken_amount, left_amount)
-            left_proceeds -= piece_proceeds
-            left_amount -= taken_amount
-            pieces.append(
+        before, after = self.terms.before, self.terms.after
+        if len(taken) == 1:
+            lot, _, cost, rule, _ = taken[0]
+            pieces = [
                 PieceRecord(
                     lot.id,
                     lot.origin,
                     rule,
-                    taken_amount,
+                    amount,
                     cost,
-                    piece_proceeds,
+                    proceeds,
                     after if day > lot.deadline else before,
                     lot.acquired,
                     lot.hp_start,
                 )
-            )
+            ]
+        else:
+            pieces = []
+            left_proceeds, left_amount = proceeds, amount
+            for lot, taken_amount, cost, rule, _ in taken:
+                piece_proceeds = share(left_proceeds, taken_amount, left_amount)
+                left_proceeds -= piece_proceeds
+                left_amount -= taken_amount
+                pieces.append(
+                    PieceRecord(
+                        lot.id,
+                        lot.origin,
+                        rule,
+                        taken_amount,
+                        cost,
+                        piece_proceeds,
+                        after if day > lot.deadline else before,
+                        lot.acquired,
+                        lot.hp_start,
+                    )
+                )
         record = DisposalRecord(
-            event.id, (event.id,), event.time, ts, day, event.asset, event.wallet, amount, pieces
+            event.id, (event.id,), moment, day, event.asset, event.wallet, amount, pieces
         )
         self.disposals.append(record)
         if self.loss_rule is not None:
@@ -344,8 +362,7 @@ class LotBook:
                         amount,
                         cost,
                         lot.acquired,
-                        lot.acq_ts,
-                        lot.hp_start,
+                                                lot.hp_start,
                         lot.deadline,
                         lot.adjustments,
                         lot.replaced,
@@ -380,8 +397,7 @@ class LotBook:
                     mapped,
                     cost + carry,
                     lot.acquired,
-                    lot.acq_ts,
-                    lot.hp_start,
+                                        lot.hp_start,
                     lot.deadline,
                     lot.adjustments,
                     lot.replaced,
@@ -401,26 +417,26 @@ class LotBook:
         for (wallet, asset), heap in self.heaps.items():
             live = sorted(
                 (entry[3] for entry in heap if entry[3].amount),
-                key=lambda lot: (lot.acq_ts, lot.id),
+                key=lambda lot: (lot.acquired, lot.id),
             )
             if live:
                 out.append(freeze_holding(asset, wallet, [lot.freeze() for lot in live]))
         return out
 
 
-def replay_lots(book: LotBook, events: Sequence[tuple[int, LotEvent]]) -> LotBook:
-    """Replay events (already in replay order, each with its timestamp) into `book`.
+def replay_lots(book: LotBook, events: Sequence[tuple[datetime, LotEvent]]) -> LotBook:
+    """Replay events (already in replay order, each with its UTC time) into `book`.
 
     Raises:
         EngineError: an event the book refuses (see `ledger.engine.errors`).
     """
     acquire, dispose = book.acquire, book.dispose
-    for ts, event in events:
+    for moment, event in events:
         action = event.action
         if action is Action.ACQUIRE:
-            acquire(event, ts, day_of(ts))
+            acquire(event, moment)
         elif action is Action.DISPOSE:
-            dispose(event, ts, day_of(ts))
+            dispose(event, moment)
         elif action is Action.TRANSFER:
             book.transfer(event)
         elif action is Action.WITHDRAW:

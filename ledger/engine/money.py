@@ -25,6 +25,7 @@ VALUE_PLACES: Final = 18
 VALUE_SCALE: Final = 10**VALUE_PLACES
 """Value units per one unit of the reporting currency."""
 
+_ZERO: Final = Decimal(0)
 _CONTEXT: Final = Context(prec=120, rounding=ROUND_HALF_EVEN, Emax=10**6, Emin=-(10**6))
 
 
@@ -53,6 +54,8 @@ def from_units(units: int) -> Decimal:
     Raises:
         Nothing.
     """
+    if not units:
+        return _ZERO
     whole, fraction = divmod(units, VALUE_SCALE)
     if not fraction:
         return Decimal(whole)

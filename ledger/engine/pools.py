@@ -108,7 +108,7 @@ class Pools:
         return out
 
 
-def check_wallets(events: Iterable[tuple[int, LotEvent]]) -> None:
+def check_wallets(events: Iterable[tuple[datetime, LotEvent]]) -> None:
     """Replay quantities wallet by wallet; refuse any event that takes more than is there.
 
     Raises:

@@ -1,16 +1,16 @@
 """The engine's working records: mutable, slotted, integer-valued, used only during replay,
 and their conversion into the frozen public values of `ledger.engine.values`.
 
-Values here are value units (see `ledger.engine.money`); days are proleptic Gregorian
-ordinals of the UTC date; `ts` is microseconds since the Unix epoch (UTC).
+Values here are value units (see `ledger.engine.money`); times are UTC datetimes and days
+the proleptic Gregorian ordinals of their dates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
-from typing import Final
+from typing import Final, TypeVar
 
 from ledger.engine.money import from_units
 from ledger.engine.values import (
@@ -26,6 +26,34 @@ from ledger.engine.values import (
     Totals,
 )
 
+_T = TypeVar("_T")
+
+
+def _builder(cls: type[_T]) -> Callable[..., _T]:
+    """A positional constructor for a frozen, slotted dataclass that fills its slots
+    directly: the same object `cls(*values)` makes (none of ours has `__post_init__`), at
+    a fraction of the cost of the frozen `__init__`'s per-field `object.__setattr__`.
+
+    The body is generated, one line per field, the way `dataclasses` generates `__init__`.
+    Used only here, for the many values a replay emits; every field must be given.
+    """
+    names = [field.name for field in fields(cls)]  # type: ignore[arg-type]
+    namespace: dict[str, object] = {"_new": object.__new__, "_cls": cls}
+    lines = [f"def build({', '.join(names)}):", "    obj = _new(_cls)"]
+    for name in names:
+        namespace[f"_set_{name}"] = getattr(cls, name).__set__
+        lines.append(f"    _set_{name}(obj, {name})")
+    lines.append("    return obj")
+    exec("\n".join(lines), namespace)
+    build = namespace["build"]
+    assert callable(build)
+    return build
+
+
+_new_piece = _builder(MatchedPiece)
+_new_disposal = _builder(Disposal)
+_new_lot = _builder(Lot)
+
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_DAY: Final = date(1970, 1, 1).toordinal()
 US_PER_DAY: Final = 86_400_000_000
@@ -37,25 +65,10 @@ def to_ts(moment: datetime) -> int:
     return (moment - EPOCH) // _ONE_US
 
 
-def day_of(ts: int) -> int:
-    """The ordinal of the UTC date of `ts`."""
-    return EPOCH_DAY + ts // US_PER_DAY
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """An event ready for replay: its timestamp, UTC day and position in replay order."""
-
-    ts: int
-    day: int
-    event: object
-
-
 class OpenLot:
     """A lot while the replay runs (amount and cost change as it is drawn on)."""
 
     __slots__ = (
-        "acq_ts",
         "acquired",
         "adjustments",
         "amount",
@@ -78,7 +91,6 @@ class OpenLot:
         amount: int,
         cost: int,
         acquired: datetime,
-        acq_ts: int,
         hp_start: datetime,
         deadline: int,
         adjustments: tuple[Adjustment, ...] = (),
@@ -91,7 +103,6 @@ class OpenLot:
         self.amount = amount
         self.cost = cost
         self.acquired = acquired
-        self.acq_ts = acq_ts
         self.hp_start = hp_start
         self.deadline = deadline
         self.adjustments = adjustments
@@ -99,16 +110,16 @@ class OpenLot:
 
     def freeze(self, pooled: bool = False) -> Lot:
         """The public value of this lot."""
-        return Lot(
-            id=self.id,
-            origin=self.origin,
-            asset=self.asset,
-            wallet=None if pooled else self.wallet,
-            amount_raw=self.amount,
-            cost=from_units(self.cost),
-            acquired_at=self.acquired,
-            holding_period_start=self.hp_start,
-            adjustments=self.adjustments,
+        return _new_lot(
+            self.id,
+            self.origin,
+            self.asset,
+            None if pooled else self.wallet,
+            self.amount,
+            from_units(self.cost),
+            self.acquired,
+            self.hp_start,
+            self.adjustments,
         )
 
 
@@ -153,32 +164,31 @@ class PieceRecord:
 
     def freeze(self) -> MatchedPiece:
         """The public value of this piece."""
-        return MatchedPiece(
-            lot=self.lot,
-            origin=self.origin,
-            rule=self.rule,
-            amount_raw=self.amount,
-            cost=from_units(self.cost),
-            proceeds=from_units(self.proceeds),
-            gain=from_units(self.proceeds - self.cost),
-            term=self.term,
-            disallowed_loss=from_units(self.disallowed),
-            acquired_at=self.acquired,
-            holding_period_start=self.hp_start,
+        return _new_piece(
+            self.lot,
+            self.origin,
+            self.rule,
+            self.amount,
+            from_units(self.cost),
+            from_units(self.proceeds),
+            from_units(self.proceeds - self.cost),
+            self.term,
+            from_units(self.disallowed),
+            self.acquired,
+            self.hp_start,
         )
 
 
 class DisposalRecord:
     """One disposal while the replay runs."""
 
-    __slots__ = ("amount", "asset", "day", "event_ids", "id", "pieces", "time", "ts", "wallet")
+    __slots__ = ("amount", "asset", "day", "event_ids", "id", "pieces", "time", "wallet")
 
     def __init__(
         self,
         disposal_id: str,
         event_ids: tuple[str, ...],
         time: datetime,
-        ts: int,
         day: int,
         asset: str,
         wallet: str | None,
@@ -188,7 +198,6 @@ class DisposalRecord:
         self.id = disposal_id
         self.event_ids = event_ids
         self.time = time
-        self.ts = ts
         self.day = day
         self.asset = asset
         self.wallet = wallet
@@ -196,31 +205,49 @@ class DisposalRecord:
         self.pieces = pieces
 
     def freeze(self) -> Disposal:
-        """The public value of this disposal (sums are of the pieces, so they add up)."""
-        pieces = self.pieces
+        """The public value of this disposal (its sums are the pieces' sums, so they add up)."""
+        pieces = tuple([piece.freeze() for piece in self.pieces])
+        if len(pieces) == 1:
+            only = pieces[0]
+            disallowed = self.pieces[0].disallowed
+            return _new_disposal(
+                self.id,
+                self.event_ids,
+                self.time,
+                self.asset,
+                self.wallet,
+                self.amount,
+                only.proceeds,
+                only.cost,
+                only.gain,
+                only.term,
+                only.disallowed_loss,
+                from_units(self.pieces[0].proceeds - self.pieces[0].cost + disallowed)
+                if disallowed
+                else only.gain,
+                pieces,
+            )
         proceeds = cost = disallowed = 0
         terms: set[Term | None] = set()
-        for piece in pieces:
+        for piece in self.pieces:
             proceeds += piece.proceeds
             cost += piece.cost
             disallowed += piece.disallowed
             terms.add(piece.term)
-        term = next(iter(terms)) if len(terms) == 1 else Term.MIXED
-        gain = proceeds - cost
-        return Disposal(
-            id=self.id,
-            event_ids=self.event_ids,
-            time=self.time,
-            asset=self.asset,
-            wallet=self.wallet,
-            amount_raw=self.amount,
-            proceeds=from_units(proceeds),
-            cost=from_units(cost),
-            gain=from_units(gain),
-            term=term,
-            disallowed_loss=from_units(disallowed),
-            reportable_gain=from_units(gain + disallowed),
-            pieces=tuple(piece.freeze() for piece in pieces),
+        return _new_disposal(
+            self.id,
+            self.event_ids,
+            self.time,
+            self.asset,
+            self.wallet,
+            self.amount,
+            from_units(proceeds),
+            from_units(cost),
+            from_units(proceeds - cost),
+            next(iter(terms)) if len(terms) == 1 else Term.MIXED,
+            from_units(disallowed),
+            from_units(proceeds - cost + disallowed),
+            pieces,
         )
 
 

@@ -10,7 +10,7 @@ loaded in never matters.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Final
@@ -18,7 +18,7 @@ from typing import Final
 from ledger.engine.errors import DuplicateEventId, InsufficientLots, InvalidEvent
 from ledger.engine.jurisdictions import rules_for
 from ledger.engine.money import from_units, share, to_units
-from ledger.engine.records import day_of, to_ts, total_records
+from ledger.engine.records import total_records
 from ledger.engine.values import (
     Action,
     LedgerResult,
@@ -42,31 +42,34 @@ _RANK: Final = {
 }
 
 
-def order_events(events: Iterable[LotEvent]) -> list[tuple[int, LotEvent]]:
-    """Check events and put them in replay order, each with its UTC timestamp (µs).
+def order_events(events: Iterable[LotEvent]) -> list[tuple[datetime, LotEvent]]:
+    """Check events and put them in replay order, each with its time in UTC.
 
     Raises:
         InvalidEvent: a naive time, a non-positive amount, an empty id.
         DuplicateEventId: two events share an id.
     """
-    keyed: list[tuple[int, int, int, str, LotEvent]] = []
+    keyed: list[tuple[datetime, int, int, str, LotEvent]] = []
+    append = keyed.append
     rank = _RANK
     for event in events:
-        if event.time.tzinfo is None:
-            raise InvalidEvent(event.id, "time must be timezone-aware (UTC)")
+        moment = event.time
+        if moment.tzinfo is not UTC:
+            if moment.tzinfo is None:
+                raise InvalidEvent(event.id, "time must be timezone-aware (UTC)")
+            moment = moment.astimezone(UTC)
         if event.amount_raw <= 0:
             raise InvalidEvent(event.id, "amount must be positive")
         if not event.id:
             raise InvalidEvent(event.id, "the id must not be empty")
-        keyed.append((to_ts(event.time), event.seq, rank[event.action], event.id, event))
-    keyed.sort(key=lambda entry: entry[:4])
-    ids = {entry[3] for entry in keyed}
-    if len(ids) != len(keyed):
+        append((moment, event.seq, rank[event.action], event.id, event))
+    if len({entry[3] for entry in keyed}) != len(keyed):
         seen: set[str] = set()
         for entry in keyed:
             if entry[3] in seen:
                 raise DuplicateEventId(entry[3])
             seen.add(entry[3])
+    keyed.sort()  # ids are unique, so the events themselves are never compared
     return [(entry[0], entry[4]) for entry in keyed]
 
 
@@ -102,8 +105,8 @@ def _term_of(lot: Lot, sold_at: datetime, policy: Policy) -> Term | None:
     terms = rules_for(policy.jurisdiction).terms_for(policy)
     if terms is None:
         return None
-    start = terms.deadline(day_of(to_ts(lot.holding_period_start)))
-    return terms.term(start, day_of(to_ts(sold_at)))
+    start = terms.deadline(lot.holding_period_start.astimezone(UTC).toordinal())
+    return terms.term(start, sold_at.astimezone(UTC).toordinal())
 
 
 def select_lots(

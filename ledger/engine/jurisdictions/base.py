@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from ledger.engine.records import DisposalRecord, RemovalRecord
@@ -55,7 +56,7 @@ class RuleSet(Protocol):
         """The holding-period terms (None where there are none)."""
         ...
 
-    def replay(self, events: Sequence[tuple[int, LotEvent]], policy: Policy) -> Replayed:
+    def replay(self, events: Sequence[tuple[datetime, LotEvent]], policy: Policy) -> Replayed:
         """Replay events (in replay order, each with its UTC timestamp in microseconds).
 
         Raises:

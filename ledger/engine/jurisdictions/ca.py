@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
@@ -27,7 +28,7 @@ from ledger.engine.errors import MethodNotAllowed
 from ledger.engine.jurisdictions.base import Replayed
 from ledger.engine.money import from_units, share
 from ledger.engine.pools import Pools, check_wallets, cost_of, proceeds_of
-from ledger.engine.records import DisposalRecord, PieceRecord, RemovalRecord, day_of
+from ledger.engine.records import DisposalRecord, PieceRecord, RemovalRecord
 from ledger.engine.values import (
     Action,
     Adjustment,
@@ -66,7 +67,7 @@ class _Timeline:
         return self.held[index - 1] if index else 0
 
 
-def _timelines(events: Sequence[tuple[int, LotEvent]]) -> dict[str, _Timeline]:
+def _timelines(events: Sequence[tuple[datetime, LotEvent]]) -> dict[str, _Timeline]:
     lines: dict[str, _Timeline] = {}
     held: dict[str, int] = {}
 
@@ -78,8 +79,8 @@ def _timelines(events: Sequence[tuple[int, LotEvent]]) -> dict[str, _Timeline]:
         line.held_days.append(day)
         line.held.append(held[asset])
 
-    for ts, event in events:
-        day = day_of(ts)
+    for moment, event in events:
+        day = moment.toordinal()
         action = event.action
         if action is Action.ACQUIRE:
             record(event.asset, day, event.amount_raw)
@@ -127,7 +128,7 @@ class CaRules:
         """
         return None
 
-    def replay(self, events: Sequence[tuple[int, LotEvent]], policy: Policy) -> Replayed:
+    def replay(self, events: Sequence[tuple[datetime, LotEvent]], policy: Policy) -> Replayed:
         """Run the ACB pools in time order, denying superficial losses.
 
         Raises:
@@ -140,15 +141,15 @@ class CaRules:
         pending: dict[str, int] = {}
         records: list[DisposalRecord] = []
         removals: list[RemovalRecord] = []
-        for ts, event in events:
+        for moment, event in events:
             action = event.action
             asset = event.asset
             if action is Action.ACQUIRE:
                 pools.get(asset).add(
-                    event.amount_raw, cost_of(event) + pending.pop(asset, 0), event.time
+                    event.amount_raw, cost_of(event) + pending.pop(asset, 0), moment
                 )
             elif action is Action.DISPOSE:
-                day = day_of(ts)
+                day = moment.toordinal()
                 pool = pools.get(asset)
                 sold = event.amount_raw
                 cost = pool.take(sold, event)
@@ -188,7 +189,7 @@ class CaRules:
                             pending[asset] = pending.get(asset, 0) + denied
                 records.append(
                     DisposalRecord(
-                        event.id, (event.id,), event.time, ts, day, asset, None, sold, [piece]
+                        event.id, (event.id,), moment, day, asset, None, sold, [piece]
                     )
                 )
             elif action is not Action.TRANSFER:

@@ -9,6 +9,7 @@ only permitted method (specific `lots` on an event are still honoured where docu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
@@ -53,7 +54,7 @@ class DeRules:
         """
         return TermScheme(Term.SHORT, Term.EXEMPT, policy.long_term_after_days)
 
-    def replay(self, events: Sequence[tuple[int, LotEvent]], policy: Policy) -> Replayed:
+    def replay(self, events: Sequence[tuple[datetime, LotEvent]], policy: Policy) -> Replayed:
         """Replay per wallet, fifo.
 
         Raises:

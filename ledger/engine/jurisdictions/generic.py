@@ -8,6 +8,7 @@ change what `min_tax` picks.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
@@ -49,7 +50,7 @@ class GenericRules:
         """
         return TermScheme(Term.SHORT, Term.LONG, policy.long_term_after_days)
 
-    def replay(self, events: Sequence[tuple[int, LotEvent]], policy: Policy) -> Replayed:
+    def replay(self, events: Sequence[tuple[datetime, LotEvent]], policy: Policy) -> Replayed:
         """Replay per wallet with the chosen method.
 
         Raises:

@@ -29,7 +29,7 @@ from ledger.engine.errors import MethodNotAllowed
 from ledger.engine.jurisdictions.base import Replayed
 from ledger.engine.money import share
 from ledger.engine.pools import Pools, check_wallets, cost_of, proceeds_of, split_proceeds
-from ledger.engine.records import DisposalRecord, PieceRecord, RemovalRecord, day_of
+from ledger.engine.records import DisposalRecord, PieceRecord, RemovalRecord
 from ledger.engine.values import (
     Action,
     Jurisdiction,
@@ -65,13 +65,12 @@ class _Acquisitions:
 class _Disposals:
     """One asset's disposals on one day, treated as a single disposal."""
 
-    __slots__ = ("asset", "day", "done", "ids", "left", "matches", "proceeds", "qty", "time", "ts")
+    __slots__ = ("asset", "day", "done", "ids", "left", "matches", "proceeds", "qty", "time")
 
-    def __init__(self, asset: str, day: int, time: datetime, ts: int) -> None:
+    def __init__(self, asset: str, day: int, time: datetime) -> None:
         self.asset = asset
         self.day = day
         self.time = time
-        self.ts = ts
         self.qty = 0
         self.left = 0
         self.proceeds = 0
@@ -111,7 +110,7 @@ class UkRules:
         """
         return None
 
-    def replay(self, events: Sequence[tuple[int, LotEvent]], policy: Policy) -> Replayed:
+    def replay(self, events: Sequence[tuple[datetime, LotEvent]], policy: Policy) -> Replayed:
         """Match every day's disposals, then run the pool in time order.
 
         Raises:
@@ -123,9 +122,9 @@ class UkRules:
         acquisition_days: dict[str, list[int]] = {}
         disposals: dict[tuple[str, int], _Disposals] = {}
         in_order: list[_Disposals] = []
-        for ts, event in events:
+        for moment, event in events:
             if event.action is Action.ACQUIRE:
-                key = (event.asset, day_of(ts))
+                key = (event.asset, moment.toordinal())
                 bucket = acquisitions.get(key)
                 if bucket is None:
                     bucket = acquisitions[key] = _Acquisitions()
@@ -134,10 +133,10 @@ class UkRules:
                 bucket.cost += cost_of(event)
                 bucket.ids.append(event.id)
             elif event.action is Action.DISPOSE:
-                key = (event.asset, day_of(ts))
+                key = (event.asset, moment.toordinal())
                 sold = disposals.get(key)
                 if sold is None:
-                    sold = disposals[key] = _Disposals(event.asset, key[1], event.time, ts)
+                    sold = disposals[key] = _Disposals(event.asset, key[1], moment)
                     in_order.append(sold)
                 sold.qty += event.amount_raw
                 sold.left += event.amount_raw
@@ -168,16 +167,16 @@ class UkRules:
 
         pools = Pools()  # 3. the pool, in time order
         removals: list[RemovalRecord] = []
-        for ts, event in events:
+        for moment, event in events:
             action = event.action
             if action is Action.ACQUIRE:
-                bucket = acquisitions[(event.asset, day_of(ts))]
+                bucket = acquisitions[(event.asset, moment.toordinal())]
                 if not bucket.in_pool:
                     bucket.in_pool = True
                     if bucket.qty:
-                        pools.get(event.asset).add(bucket.qty, bucket.cost, event.time)
+                        pools.get(event.asset).add(bucket.qty, bucket.cost, moment)
             elif action is Action.DISPOSE:
-                sold = disposals[(event.asset, day_of(ts))]
+                sold = disposals[(event.asset, moment.toordinal())]
                 if not sold.done:
                     sold.done = True
                     if sold.left:
@@ -199,7 +198,6 @@ class UkRules:
                     "+".join(sold.ids),
                     tuple(sold.ids),
                     sold.time,
-                    sold.ts,
                     sold.day,
                     sold.asset,
                     None,

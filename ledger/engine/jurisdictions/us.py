@@ -34,7 +34,7 @@ from typing import Final
 from ledger.engine.jurisdictions.base import Replayed
 from ledger.engine.lots import LotBook, Take, replay_lots
 from ledger.engine.money import from_units, share
-from ledger.engine.records import DisposalRecord, OpenLot, PieceRecord, day_of, to_ts
+from ledger.engine.records import DisposalRecord, OpenLot, PieceRecord
 from ledger.engine.terms import TermScheme
 from ledger.engine.values import (
     Adjustment,
@@ -87,7 +87,7 @@ class WashSaleRule:
             kind=AdjustmentKind.WASH_SALE,
             event_id=pending.sale_id,
             amount=from_units(disallowed),
-            holding_days_added=pending.sale_day - day_of(to_ts(pending.sold_hp)),
+            holding_days_added=pending.sale_day - pending.sold_hp.toordinal(),
         )
         if qty == lot.amount:
             lot_id, cost = lot.id, lot.cost
@@ -104,9 +104,8 @@ class WashSaleRule:
             qty,
             cost + disallowed,
             lot.acquired,
-            lot.acq_ts,
             hp_start,
-            self._terms.deadline(day_of(to_ts(hp_start))),
+            self._terms.deadline(hp_start.toordinal()),
             (*lot.adjustments, adjustment),
             True,
         )
@@ -132,9 +131,9 @@ class WashSaleRule:
                 for lot in book.open_lots(record.asset)
                 if not lot.replaced
                 and lot.origin not in sold
-                and first_day <= day_of(lot.acq_ts) <= record.day
+                and first_day <= lot.acquired.toordinal() <= record.day
             ),
-            key=lambda lot: (lot.acq_ts, lot.id),
+            key=lambda lot: (lot.acquired, lot.id),
         )
         for lot in candidates:
             while losses and lot.amount:
@@ -198,7 +197,7 @@ class UsRules:
         """
         return TermScheme(Term.SHORT, Term.LONG, policy.long_term_after_days)
 
-    def replay(self, events: Sequence[tuple[int, LotEvent]], policy: Policy) -> Replayed:
+    def replay(self, events: Sequence[tuple[datetime, LotEvent]], policy: Policy) -> Replayed:
         """Replay per wallet with the chosen method and, if asked, the wash-sale rule.
 
         Raises:
