@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import ColumnElement, delete, insert
 from sqlmodel import Session, col, select
@@ -20,8 +21,10 @@ from ledger.store.records import (
     DisposalMatchRecord,
     DisposalRecord,
     DisposalTerm,
+    LotAdjustment,
     LotMovementRecord,
     LotRecord,
+    MovementKind,
     SourceRef,
 )
 from ledger.store.rows import DisposalMatchRow, DisposalRow, LotMovementRow, LotRow
@@ -45,6 +48,10 @@ def _source_values(source: SourceRef) -> dict[str, object]:
         "tx_hash": source.tx_hash,
         "log_index": source.log_index,
     }
+
+
+def _wallet(value: str | None) -> Address | None:
+    return None if value is None else Address(value)
 
 
 def _term(value: str | None) -> DisposalTerm | None:
@@ -87,6 +94,15 @@ def replace_derived(session: Session, chain_id: ChainId, derived: DerivedLedger)
             "remaining_cost_usd": lot.remaining_cost_usd,
             "acquired_at": lot.acquired_at,
             "holding_period_start": lot.holding_period_start,
+            "adjustments": [
+                {
+                    "kind": a.kind,
+                    "event_id": a.event_id,
+                    "amount_usd": a.amount_usd,
+                    "holding_days_added": a.holding_days_added,
+                }
+                for a in lot.adjustments
+            ],
             **_source_values(lot.source),
         }
         for lot in derived.lots
@@ -96,7 +112,10 @@ def replace_derived(session: Session, chain_id: ChainId, derived: DerivedLedger)
     movement_values = [
         {
             "chain_id": chain_id,
+            "movement_id": move.movement_id,
+            "kind": MovementKind(move.kind).value,
             "lot_id": move.lot_id,
+            "origin": move.origin,
             "new_lot_id": move.new_lot_id,
             "from_wallet": move.from_wallet,
             "to_wallet": move.to_wallet,
@@ -126,6 +145,7 @@ def replace_derived(session: Session, chain_id: ChainId, derived: DerivedLedger)
             "term": None if d.term is None else DisposalTerm(d.term).value,
             "disallowed_loss_usd": d.disallowed_loss_usd,
             "reportable_gain_usd": d.reportable_gain_usd,
+            "event_ids": list(d.event_ids),
             **_source_values(d.source),
         }
         for d in derived.disposals
@@ -140,6 +160,7 @@ def replace_derived(session: Session, chain_id: ChainId, derived: DerivedLedger)
             "disposal_pk": key[0],
             "position": position,
             "lot_id": match.lot_id,
+            "origin": match.origin,
             "rule": match.rule,
             "amount_raw": match.amount_raw,
             "cost_usd": match.cost_usd,
@@ -147,6 +168,8 @@ def replace_derived(session: Session, chain_id: ChainId, derived: DerivedLedger)
             "gain_usd": match.gain_usd,
             "term": None if match.term is None else DisposalTerm(match.term).value,
             "disallowed_loss_usd": match.disallowed_loss_usd,
+            "acquired_at": match.acquired_at,
+            "holding_period_start": match.holding_period_start,
         }
         for key, disposal in zip(keys, derived.disposals, strict=True)
         for position, match in enumerate(disposal.matches)
@@ -173,7 +196,7 @@ def load_lots(
     lots = [
         LotRecord(
             lot_id=r.lot_id,
-            wallet=Address(r.wallet),
+            wallet=_wallet(r.wallet),
             asset=Address(r.asset),
             amount_raw=r.amount_raw,
             cost_usd=r.cost_usd,
@@ -182,6 +205,15 @@ def load_lots(
             acquired_at=r.acquired_at,
             holding_period_start=r.holding_period_start,
             source=_source(r),
+            adjustments=tuple(
+                LotAdjustment(
+                    kind=str(a["kind"]),
+                    event_id=str(a["event_id"]),
+                    amount_usd=Decimal(str(a["amount_usd"])),
+                    holding_days_added=int(a["holding_days_added"]),
+                )
+                for a in r.adjustments
+            ),
         )
         for r in rows
     ]
@@ -198,10 +230,13 @@ def load_lot_movements(session: Session, chain_id: ChainId) -> list[LotMovementR
     ).all()
     return [
         LotMovementRecord(
+            movement_id=r.movement_id,
+            kind=MovementKind(r.kind),
             lot_id=r.lot_id,
+            origin=r.origin,
             new_lot_id=r.new_lot_id,
-            from_wallet=Address(r.from_wallet),
-            to_wallet=Address(r.to_wallet),
+            from_wallet=_wallet(r.from_wallet),
+            to_wallet=_wallet(r.to_wallet),
             asset=Address(r.asset),
             amount_raw=r.amount_raw,
             cost_usd=r.cost_usd,
@@ -249,6 +284,9 @@ def load_disposals(
             matches[m.disposal_pk].append(
                 DisposalMatchRecord(
                     lot_id=m.lot_id,
+                    origin=m.origin,
+                    acquired_at=m.acquired_at,
+                    holding_period_start=m.holding_period_start,
                     rule=m.rule,
                     amount_raw=m.amount_raw,
                     cost_usd=m.cost_usd,
@@ -261,7 +299,7 @@ def load_disposals(
     return [
         DisposalRecord(
             disposal_id=r.disposal_id,
-            wallet=Address(r.wallet),
+            wallet=_wallet(r.wallet),
             asset=Address(r.asset),
             amount_raw=r.amount_raw,
             disposed_at=r.disposed_at,
@@ -273,6 +311,7 @@ def load_disposals(
             reportable_gain_usd=r.reportable_gain_usd,
             source=_source(r),
             matches=tuple(matches.get(r.id or 0, ())),
+            event_ids=tuple(str(e) for e in r.event_ids),
         )
         for r in rows
     ]

@@ -99,11 +99,25 @@ class SourceRef:
 
 
 @dataclass(frozen=True, slots=True)
+class LotAdjustment:
+    """A change a loss rule made to a lot (wash sale, superficial loss): the disallowed
+    loss added to its cost and the days added to its holding period."""
+
+    kind: str
+    event_id: str
+    amount_usd: Decimal
+    holding_days_added: int
+
+
+@dataclass(frozen=True, slots=True)
 class LotRecord:
-    """A lot as the lot engine computed it: what was acquired and what is left."""
+    """A lot as the lot engine computed it: what was acquired and what is left.
+
+    `wallet` is None for a pooled jurisdiction's pool (uk Section 104, ca ACB).
+    `source.source_event` is the acquiring event (the engine's `origin`)."""
 
     lot_id: str
-    wallet: Address
+    wallet: Address | None
     asset: Address
     amount_raw: int
     cost_usd: Decimal
@@ -112,16 +126,31 @@ class LotRecord:
     acquired_at: datetime
     holding_period_start: datetime
     source: SourceRef
+    adjustments: tuple[LotAdjustment, ...] = ()
+
+
+class MovementKind(StrEnum):
+    """Why lots left a wallet without a realised gain."""
+
+    TRANSFER = "transfer"
+    """To another of the owner's wallets: basis and dates kept."""
+    REMOVAL = "removal"
+    """Sent away without realising (a non-taxable send): the lots leave the books."""
 
 
 @dataclass(frozen=True, slots=True)
 class LotMovementRecord:
-    """Part of a lot moved between own wallets (basis and dates kept)."""
+    """One lot's part in a transfer between own wallets or in a non-taxable removal.
 
+    Pieces of one movement share `movement_id` (the engine's event id)."""
+
+    movement_id: str
+    kind: MovementKind
     lot_id: str
+    origin: str | None
     new_lot_id: str | None
-    from_wallet: Address
-    to_wallet: Address
+    from_wallet: Address | None
+    to_wallet: Address | None
     asset: Address
     amount_raw: int
     cost_usd: Decimal
@@ -130,7 +159,9 @@ class LotMovementRecord:
 
 
 class DisposalTerm(StrEnum):
-    """A disposal's (or matched piece's) holding-period term; None where there is none."""
+    """A disposal's (or matched piece's) holding-period term; None where there is none.
+
+    The same values as `ledger.engine.values.Term` (convert with `DisposalTerm(t.value)`)."""
 
     SHORT = "short"
     LONG = "long"
@@ -140,7 +171,9 @@ class DisposalTerm(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class DisposalMatchRecord:
-    """One lot piece matched to a disposal; `rule` names how (method, same_day, s104...)."""
+    """One lot piece matched to a disposal; `rule` names how (a `ledger.engine.values.
+    MatchRule` value: fifo, hifo, same_day, thirty_day, s104, acb...). `origin`,
+    `acquired_at` and `holding_period_start` are None for pooled matches."""
 
     lot_id: str
     rule: str
@@ -150,14 +183,20 @@ class DisposalMatchRecord:
     gain_usd: Decimal
     term: DisposalTerm | None
     disallowed_loss_usd: Decimal = Decimal(0)
+    origin: str | None = None
+    acquired_at: datetime | None = None
+    holding_period_start: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DisposalRecord:
-    """A realised disposal and its matched pieces (in matching order)."""
+    """A realised disposal and its matched pieces (in matching order).
+
+    `wallet` is None for a uk same-day group; `event_ids` lists every engine event it
+    realises (`source` is the chain position of the first)."""
 
     disposal_id: str
-    wallet: Address
+    wallet: Address | None
     asset: Address
     amount_raw: int
     disposed_at: datetime
@@ -169,6 +208,7 @@ class DisposalRecord:
     reportable_gain_usd: Decimal
     source: SourceRef
     matches: tuple[DisposalMatchRecord, ...] = ()
+    event_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,13 +278,14 @@ class ProposalRecord:
     status: ProposalStatus
     fingerprint: str
     chain_id: ChainId
-    wallet: Address
+    wallet: Address | None
     reason: str
     created_at: datetime
     updated_at: datetime
     expires_at: datetime | None
     expected_short_term_gain_usd: Decimal
     expected_long_term_gain_usd: Decimal
+    expected_exempt_gain_usd: Decimal
     expected_tax_effect_usd: Decimal
     expected_cost_usd: Decimal
     trade_count: int

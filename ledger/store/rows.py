@@ -11,7 +11,7 @@ Tables (SQL name → class):
     price              PriceRow             a USD price of an asset at a block, or a 'missing' marker
     index_checkpoint   IndexCheckpointRow   how far a sweep has booked a chain (block + hash)
     lot                LotRow               derived: an open or closed lot
-    lot_movement       LotMovementRow       derived: a lot (part) moved between own wallets
+    lot_movement       LotMovementRow       derived: a lot (part) moved to an own wallet or sent away
     disposal           DisposalRow          derived: a realised disposal
     disposal_match     DisposalMatchRow     derived: one lot piece matched to a disposal
     proposal           ProposalRow          a strategy decision awaiting review/execution
@@ -211,7 +211,8 @@ class LotRow(StoreModel, table=True):
     id: int | None = Field(default=None, sa_type=_ID, primary_key=True)
     chain_id: int = Field(sa_type=BigInteger)
     lot_id: str = Field(sa_type=String(200))
-    wallet: str = Field(sa_type=_ADDRESS)
+    wallet: str | None = Field(default=None, sa_type=_ADDRESS)
+    """None for a pooled jurisdiction's pool (uk Section 104, ca ACB)."""
     asset: str = Field(sa_type=_ADDRESS)
     amount_raw: int = Field(sa_type=U256)
     cost_usd: Decimal = Field(sa_type=UsdDecimal)
@@ -219,6 +220,8 @@ class LotRow(StoreModel, table=True):
     remaining_cost_usd: Decimal = Field(sa_type=UsdDecimal)
     acquired_at: datetime = Field(sa_type=UtcTimestamp)
     holding_period_start: datetime = Field(sa_type=UtcTimestamp)
+    adjustments: Any = Field(sa_type=JsonDocument)
+    """Basis/holding-period adjustments (wash sale, superficial loss) as a JSON list."""
     source_event: str = Field(sa_type=String(200))
     block_number: int = Field(sa_type=BigInteger)
     block_hash: str = Field(sa_type=_HASH)
@@ -227,17 +230,21 @@ class LotRow(StoreModel, table=True):
 
 
 class LotMovementRow(StoreModel, table=True):
-    """Derived: part of a lot moved between two own wallets, keeping basis and dates."""
+    """Derived: part of a lot that left a wallet without a realised gain — moved to another
+    own wallet (kind 'transfer', basis and dates kept) or sent away (kind 'removal')."""
 
     __tablename__ = "lot_movement"
     __table_args__ = (Index("ix_lot_movement_lot", "chain_id", "lot_id"),)
 
     id: int | None = Field(default=None, sa_type=_ID, primary_key=True)
     chain_id: int = Field(sa_type=BigInteger)
+    movement_id: str = Field(sa_type=String(200))
+    kind: str = Field(sa_type=String(16))
     lot_id: str = Field(sa_type=String(200))
+    origin: str | None = Field(default=None, sa_type=String(200))
     new_lot_id: str | None = Field(default=None, sa_type=String(200))
-    from_wallet: str = Field(sa_type=_ADDRESS)
-    to_wallet: str = Field(sa_type=_ADDRESS)
+    from_wallet: str | None = Field(default=None, sa_type=_ADDRESS)
+    to_wallet: str | None = Field(default=None, sa_type=_ADDRESS)
     asset: str = Field(sa_type=_ADDRESS)
     amount_raw: int = Field(sa_type=U256)
     cost_usd: Decimal = Field(sa_type=UsdDecimal)
@@ -261,7 +268,8 @@ class DisposalRow(StoreModel, table=True):
     id: int | None = Field(default=None, sa_type=_ID, primary_key=True)
     chain_id: int = Field(sa_type=BigInteger)
     disposal_id: str = Field(sa_type=String(200))
-    wallet: str = Field(sa_type=_ADDRESS)
+    wallet: str | None = Field(default=None, sa_type=_ADDRESS)
+    """None for a pooled jurisdiction's day bucket (uk)."""
     asset: str = Field(sa_type=_ADDRESS)
     amount_raw: int = Field(sa_type=U256)
     disposed_at: datetime = Field(sa_type=UtcTimestamp)
@@ -271,6 +279,8 @@ class DisposalRow(StoreModel, table=True):
     term: str | None = Field(default=None, sa_type=String(16))
     disallowed_loss_usd: Decimal = Field(sa_type=UsdDecimal)
     reportable_gain_usd: Decimal = Field(sa_type=UsdDecimal)
+    event_ids: Any = Field(sa_type=JsonDocument)
+    """Every engine event id realised in this disposal (several for a uk same-day group)."""
     source_event: str = Field(sa_type=String(200))
     block_number: int = Field(sa_type=BigInteger)
     block_hash: str = Field(sa_type=_HASH)
@@ -294,6 +304,7 @@ class DisposalMatchRow(StoreModel, table=True):
     )
     position: int = Field(sa_type=Integer)
     lot_id: str = Field(sa_type=String(200))
+    origin: str | None = Field(default=None, sa_type=String(200))
     rule: str = Field(sa_type=String(32))
     amount_raw: int = Field(sa_type=U256)
     cost_usd: Decimal = Field(sa_type=UsdDecimal)
@@ -301,6 +312,8 @@ class DisposalMatchRow(StoreModel, table=True):
     gain_usd: Decimal = Field(sa_type=UsdDecimal)
     term: str | None = Field(default=None, sa_type=String(16))
     disallowed_loss_usd: Decimal = Field(sa_type=UsdDecimal)
+    acquired_at: datetime | None = Field(default=None, sa_type=UtcTimestamp)
+    holding_period_start: datetime | None = Field(default=None, sa_type=UtcTimestamp)
 
 
 class ProposalRow(StoreModel, table=True):
@@ -323,7 +336,8 @@ class ProposalRow(StoreModel, table=True):
     fingerprint: str = Field(sa_type=String(128))
     active_fingerprint: str | None = Field(default=None, sa_type=String(128))
     chain_id: int = Field(sa_type=BigInteger)
-    wallet: str = Field(sa_type=_ADDRESS)
+    wallet: str | None = Field(default=None, sa_type=_ADDRESS)
+    """The wallet the proposal trades from; None when its trades span several."""
     reason: str = Field(sa_type=String(2000))
     created_at: datetime = Field(sa_type=UtcTimestamp)
     updated_at: datetime = Field(sa_type=UtcTimestamp)
@@ -331,6 +345,7 @@ class ProposalRow(StoreModel, table=True):
     status_note: str | None = Field(default=None, sa_type=String(2000))
     expected_short_term_gain_usd: Decimal = Field(sa_type=UsdDecimal)
     expected_long_term_gain_usd: Decimal = Field(sa_type=UsdDecimal)
+    expected_exempt_gain_usd: Decimal = Field(sa_type=UsdDecimal)
     expected_tax_effect_usd: Decimal = Field(sa_type=UsdDecimal)
     expected_cost_usd: Decimal = Field(sa_type=UsdDecimal)
     trade_count: int = Field(sa_type=Integer)

@@ -31,8 +31,10 @@ from ledger.store import (
     DisposalTerm,
     ExecutionState,
     ExecutionUpdate,
+    LotAdjustment,
     LotMovementRecord,
     LotRecord,
+    MovementKind,
     NewExecution,
     PricePoint,
     ProposalRecord,
@@ -170,9 +172,10 @@ def source(block: int, tx: int, log: int) -> SourceRef:
                      tx_hash(tx), LogIndex(log))
 
 
-def lot(lot_id: str, block: int, amount: int, cost: str) -> LotRecord:
+def lot(lot_id: str, block: int, amount: int, cost: str, *,
+        wallet: Address | None = ALICE) -> LotRecord:
     return LotRecord(
-        lot_id=lot_id, wallet=ALICE, asset=USDC, amount_raw=amount, cost_usd=Decimal(cost),
+        lot_id=lot_id, wallet=wallet, asset=USDC, amount_raw=amount, cost_usd=Decimal(cost),
         remaining_raw=amount // 2, remaining_cost_usd=Decimal(cost) / 2,
         acquired_at=T0 + timedelta(minutes=block), holding_period_start=T0,
         source=source(block, block, 0),
@@ -183,7 +186,9 @@ def disposal(disposal_id: str, block: int, lots: list[str]) -> DisposalRecord:
     matches = tuple(
         DisposalMatchRecord(lot_id=lot_id, rule="hifo", amount_raw=10 + i,
                             cost_usd=Decimal("5.5"), proceeds_usd=Decimal("7.25"),
-                            gain_usd=Decimal("1.75"), term=DisposalTerm.SHORT)
+                            gain_usd=Decimal("1.75"), term=DisposalTerm.SHORT,
+                            origin=f"ev-{lot_id}", acquired_at=T0 + timedelta(days=i),
+                            holding_period_start=T0)
         for i, lot_id in enumerate(lots)
     )
     return DisposalRecord(
@@ -191,7 +196,7 @@ def disposal(disposal_id: str, block: int, lots: list[str]) -> DisposalRecord:
         disposed_at=T0 + timedelta(minutes=block), proceeds_usd=Decimal("14.5"),
         cost_usd=Decimal("11"), gain_usd=Decimal("3.5"), term=DisposalTerm.MIXED,
         disallowed_loss_usd=Decimal(0), reportable_gain_usd=Decimal("3.5"),
-        source=source(block, block, 1), matches=matches,
+        source=source(block, block, 1), matches=matches, event_ids=(f"ev-{disposal_id}",),
     )
 
 
@@ -203,6 +208,7 @@ def proposal(pid: str, fingerprint: str, *, status: ProposalStatus = ProposalSta
         created_at=T0, updated_at=T0, expires_at=expires_at,
         expected_short_term_gain_usd=Decimal("-812.40"),
         expected_long_term_gain_usd=Decimal("0"),
+        expected_exempt_gain_usd=Decimal("0"),
         expected_tax_effect_usd=Decimal("-300.588"), expected_cost_usd=Decimal("3.10"),
         trade_count=2,
         details={"trades": [{"sell": USDC, "amount_raw": 2**200, "min_out_raw": 1}],
@@ -383,8 +389,9 @@ class TestStore:
                                  for n in range(1, 7)])
             replace_derived(session, CHAIN, DerivedLedger(
                 lots=(lot("l2", 2, 100, "10"), lot("l5", 5, 100, "10")),
-                movements=(LotMovementRecord("l2", "l2b", ALICE, BOB, USDC, 5, Decimal("0.5"),
-                                             T0, source(4, 4, 0)),),
+                movements=(LotMovementRecord("t4", MovementKind.TRANSFER, "l2", "ev-l2", "l2b",
+                                             ALICE, BOB, USDC, 5, Decimal("0.5"), T0,
+                                             source(4, 4, 0)),),
                 disposals=(disposal("d3", 3, ["l2"]), disposal("d6", 6, ["l2", "l5"])),
             ))
             set_checkpoint(session, CHAIN, BlockNumber(6), block_hash(6))
@@ -438,15 +445,27 @@ class TestStore:
             assert load_lots(session, CHAIN) == []
 
     def test_replace_derived_swaps_the_whole_set(self, store: Store) -> None:
-        first = DerivedLedger(lots=(lot("a", 1, 10, "1"), lot("b", 2, 1, "2")),
-                              disposals=(disposal("d1", 3, ["a", "b"]),))
+        washed = replace(lot("b", 2, 1, "2"), adjustments=(
+            LotAdjustment("wash_sale", "ev-d0", Decimal("12.3456789"), 41),))
+        pooled_disposal = replace(disposal("d2+d3", 4, ["s104:USDC"]), wallet=None,
+                                  event_ids=("d2", "d3"))
+        first = DerivedLedger(
+            lots=(lot("a", 1, 10, "1"), washed, lot("s104:USDC", 3, 7, "9", wallet=None)),
+            movements=(
+                LotMovementRecord("m1", MovementKind.REMOVAL, "a", "ev-a", None, ALICE, None,
+                                  USDC, 3, Decimal("0.3"), T0, source(2, 2, 0)),
+            ),
+            disposals=(disposal("d1", 3, ["a", "b"]), pooled_disposal),
+        )
         with store.transaction() as session:
             replace_derived(session, CHAIN, first)
             replace_derived(session, OTHER_CHAIN, DerivedLedger(lots=(lot("x", 1, 1, "1"),)))
         with store.reader() as session:
             assert tuple(load_lots(session, CHAIN)) == first.lots
             assert tuple(load_disposals(session, CHAIN)) == first.disposals
-            assert [x.lot_id for x in load_lots(session, CHAIN, open_only=True)] == ["a"]
+            assert tuple(load_lot_movements(session, CHAIN)) == first.movements
+            assert [x.lot_id for x in load_lots(session, CHAIN, open_only=True)] == [
+                "a", "s104:USDC"]
         second = DerivedLedger(lots=(lot("c", 4, 8, "3.333333333333333333333"),))
         with store.transaction() as session:
             replace_derived(session, CHAIN, second)
@@ -548,8 +567,9 @@ class TestStore:
         with store.transaction() as session:
             create_proposal(session, proposal("old", "a", expires_at=T0 + timedelta(hours=1)))
             create_proposal(session, proposal("new", "b", expires_at=T0 + timedelta(days=2)))
-            create_proposal(session, proposal("never", "c"))
+            create_proposal(session, replace(proposal("never", "c"), wallet=None))
         with store.transaction() as session:
+            assert get_proposal(session, "never").wallet is None
             assert expire_proposals(session, T0 + timedelta(days=1)) == ["old"]
         with store.transaction() as session:
             assert get_proposal(session, "old").status is ProposalStatus.EXPIRED

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 00:14:53.175689
+Create Date: 2026-11-22 00:28:24.577911
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('chain_id', sa.BigInteger(), nullable=False),
     sa.Column('disposal_id', sa.String(length=200), nullable=False),
-    sa.Column('wallet', sa.String(length=42), nullable=False),
+    sa.Column('wallet', sa.String(length=42), nullable=True),
     sa.Column('asset', sa.String(length=42), nullable=False),
     sa.Column('amount_raw', ledger.store.columns.U256(), nullable=False),
     sa.Column('disposed_at', ledger.store.columns.UtcTimestamp(), nullable=False),
@@ -69,6 +69,7 @@ def upgrade() -> None:
     sa.Column('term', sa.String(length=16), nullable=True),
     sa.Column('disallowed_loss_usd', ledger.store.columns.UsdDecimal(), nullable=False),
     sa.Column('reportable_gain_usd', ledger.store.columns.UsdDecimal(), nullable=False),
+    sa.Column('event_ids', ledger.store.columns.JsonDocument(), nullable=False),
     sa.Column('source_event', sa.String(length=200), nullable=False),
     sa.Column('block_number', sa.BigInteger(), nullable=False),
     sa.Column('block_hash', sa.String(length=66), nullable=False),
@@ -125,7 +126,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('chain_id', sa.BigInteger(), nullable=False),
     sa.Column('lot_id', sa.String(length=200), nullable=False),
-    sa.Column('wallet', sa.String(length=42), nullable=False),
+    sa.Column('wallet', sa.String(length=42), nullable=True),
     sa.Column('asset', sa.String(length=42), nullable=False),
     sa.Column('amount_raw', ledger.store.columns.U256(), nullable=False),
     sa.Column('cost_usd', ledger.store.columns.UsdDecimal(), nullable=False),
@@ -133,6 +134,7 @@ def upgrade() -> None:
     sa.Column('remaining_cost_usd', ledger.store.columns.UsdDecimal(), nullable=False),
     sa.Column('acquired_at', ledger.store.columns.UtcTimestamp(), nullable=False),
     sa.Column('holding_period_start', ledger.store.columns.UtcTimestamp(), nullable=False),
+    sa.Column('adjustments', ledger.store.columns.JsonDocument(), nullable=False),
     sa.Column('source_event', sa.String(length=200), nullable=False),
     sa.Column('block_number', sa.BigInteger(), nullable=False),
     sa.Column('block_hash', sa.String(length=66), nullable=False),
@@ -147,10 +149,13 @@ def upgrade() -> None:
     op.create_table('lot_movement',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('chain_id', sa.BigInteger(), nullable=False),
+    sa.Column('movement_id', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('lot_id', sa.String(length=200), nullable=False),
+    sa.Column('origin', sa.String(length=200), nullable=True),
     sa.Column('new_lot_id', sa.String(length=200), nullable=True),
-    sa.Column('from_wallet', sa.String(length=42), nullable=False),
-    sa.Column('to_wallet', sa.String(length=42), nullable=False),
+    sa.Column('from_wallet', sa.String(length=42), nullable=True),
+    sa.Column('to_wallet', sa.String(length=42), nullable=True),
     sa.Column('asset', sa.String(length=42), nullable=False),
     sa.Column('amount_raw', ledger.store.columns.U256(), nullable=False),
     sa.Column('cost_usd', ledger.store.columns.UsdDecimal(), nullable=False),
@@ -191,7 +196,7 @@ def upgrade() -> None:
     sa.Column('fingerprint', sa.String(length=128), nullable=False),
     sa.Column('active_fingerprint', sa.String(length=128), nullable=True),
     sa.Column('chain_id', sa.BigInteger(), nullable=False),
-    sa.Column('wallet', sa.String(length=42), nullable=False),
+    sa.Column('wallet', sa.String(length=42), nullable=True),
     sa.Column('reason', sa.String(length=2000), nullable=False),
     sa.Column('created_at', ledger.store.columns.UtcTimestamp(), nullable=False),
     sa.Column('updated_at', ledger.store.columns.UtcTimestamp(), nullable=False),
@@ -199,6 +204,7 @@ def upgrade() -> None:
     sa.Column('status_note', sa.String(length=2000), nullable=True),
     sa.Column('expected_short_term_gain_usd', ledger.store.columns.UsdDecimal(), nullable=False),
     sa.Column('expected_long_term_gain_usd', ledger.store.columns.UsdDecimal(), nullable=False),
+    sa.Column('expected_exempt_gain_usd', ledger.store.columns.UsdDecimal(), nullable=False),
     sa.Column('expected_tax_effect_usd', ledger.store.columns.UsdDecimal(), nullable=False),
     sa.Column('expected_cost_usd', ledger.store.columns.UsdDecimal(), nullable=False),
     sa.Column('trade_count', sa.Integer(), nullable=False),
@@ -221,6 +227,7 @@ def upgrade() -> None:
     sa.Column('disposal_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('lot_id', sa.String(length=200), nullable=False),
+    sa.Column('origin', sa.String(length=200), nullable=True),
     sa.Column('rule', sa.String(length=32), nullable=False),
     sa.Column('amount_raw', ledger.store.columns.U256(), nullable=False),
     sa.Column('cost_usd', ledger.store.columns.UsdDecimal(), nullable=False),
@@ -228,6 +235,8 @@ def upgrade() -> None:
     sa.Column('gain_usd', ledger.store.columns.UsdDecimal(), nullable=False),
     sa.Column('term', sa.String(length=16), nullable=True),
     sa.Column('disallowed_loss_usd', ledger.store.columns.UsdDecimal(), nullable=False),
+    sa.Column('acquired_at', ledger.store.columns.UtcTimestamp(), nullable=True),
+    sa.Column('holding_period_start', ledger.store.columns.UtcTimestamp(), nullable=True),
     sa.ForeignKeyConstraint(['disposal_pk'], ['disposal.id'], name=op.f('fk_disposal_match_disposal_pk_disposal'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_disposal_match')),
     sa.UniqueConstraint('disposal_pk', 'position', name='uq_disposal_match_position')
