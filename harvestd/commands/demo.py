@@ -14,7 +14,6 @@ wires it; without one the demo only serves the chain.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 from collections.abc import Callable, Coroutine
@@ -86,32 +85,46 @@ def run_demo(
             are invalid (status 2).
     """
     start_logging(ctx, None)
+    # SIGTERM before the event loop runs must still stop Anvil: treat it like Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        world = start_world(port=port)
-    except WorldError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(EXIT_WORLD_FAILED) from error
-    try:
-        export_world(world)
-        history_path = world.directory / "history.json"
-        log.info(
-            "demo_world_started",
-            rpc_url=world.rpc_url,
-            chain_id=int(world.manifest.chain_id),
-            manifest=str(world.manifest_path),
-            history=str(history_path),
-        )
-        typer.echo(f"world rpc_url: {world.rpc_url}")
-        typer.echo(f"world manifest: {world.manifest_path}")
-        typer.echo(f"world history: {history_path}")
-        settings = load_settings_or_exit(ctx, config) if config is not None else None
-        if settings is not None:
-            start_logging(ctx, settings)
-        with contextlib.suppress(KeyboardInterrupt):
+        try:
+            world = start_world(port=port)
+        except WorldError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(EXIT_WORLD_FAILED) from error
+        try:
+            _announce(world)
+            settings = load_settings_or_exit(ctx, config) if config is not None else None
+            if settings is not None:
+                start_logging(ctx, settings)
             asyncio.run(serve(world, settings, run_daemon))
+        except KeyboardInterrupt:
+            log.info("demo_interrupted", rpc_url=world.rpc_url)
+        finally:
+            world.stop()
+            log.info("demo_world_stopped", rpc_url=world.rpc_url)
     finally:
-        world.stop()
-        log.info("demo_world_stopped", rpc_url=world.rpc_url)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _announce(world: World) -> None:
+    export_world(world)
+    history_path = world.directory / "history.json"
+    log.info(
+        "demo_world_started",
+        rpc_url=world.rpc_url,
+        chain_id=int(world.manifest.chain_id),
+        manifest=str(world.manifest_path),
+        history=str(history_path),
+    )
+    typer.echo(f"world rpc_url: {world.rpc_url}")
+    typer.echo(f"world manifest: {world.manifest_path}")
+    typer.echo(f"world history: {history_path}")
 
 
 def register(app: typer.Typer, run_daemon: DaemonRunner | None = None) -> None:

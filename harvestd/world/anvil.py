@@ -8,10 +8,13 @@ running `AnvilNode`. A port that is taken is replaced by a free one.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -32,6 +35,7 @@ LOCALHOST: Final = "127.0.0.1"
 DEFAULT_CHAIN_ID: Final = ChainId(31337)
 READY_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 5.0
+PR_SET_PDEATHSIG: Final = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +203,9 @@ def start_anvil(
             if "already in use" in error.output.lower():
                 continue
             raise
+        except BaseException:
+            node.stop()
+            raise
         log.info(
             "anvil_started",
             port=port,
@@ -216,11 +223,22 @@ def _spawn(binary: Path, options: AnvilOptions, port: int) -> AnvilNode:
     command = build_command(binary, options, port)
     log_file = tempfile.NamedTemporaryFile(prefix=f"anvil-{port}-", suffix=".log")  # noqa: SIM115
     process = subprocess.Popen(
-        command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        command,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     return AnvilNode(
         process=process, port=port, chain_id=options.chain_id, command=command, log_file=log_file
     )
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM it when its parent dies, so a
+    crashed test run or daemon never leaves an Anvil behind."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _wait_until_ready(node: AnvilNode, options: AnvilOptions, timeout_seconds: float) -> None:

@@ -8,12 +8,16 @@ trip): Anvil signs for its dev accounts and mines each transaction at once.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Final
 
+import requests
+from eth_abi.abi import encode as abi_encode
 from eth_typing import HexStr
 from eth_utils.address import to_checksum_address
-from web3 import Web3
+from eth_utils.crypto import keccak
+from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.exceptions import TransactionNotFound, Web3Exception
 from web3.types import RPCEndpoint, TxReceipt
@@ -38,9 +42,50 @@ class RpcRefused(WorldError):
         super().__init__(f"{method} failed ({code}): {message}")
 
 
+@functools.cache
+def selector(signature: str) -> bytes:
+    """The 4-byte selector of a canonical function signature, e.g. `transfer(address,uint256)`."""
+    return keccak(text=signature)[:4]
+
+
+def encode_call(signature: str, *args: Any) -> str:
+    """Calldata for `signature` (canonical, tuple types in parentheses) with `args`.
+
+    A direct eth-abi encoding: about 100 times faster than web3's `encode_abi`, which
+    matters for the thousands of whale swaps of a history.
+    """
+    types = _argument_types(signature)
+    return "0x" + (selector(signature) + abi_encode(types, args)).hex()
+
+
+@functools.cache
+def _argument_types(signature: str) -> list[str]:
+    inner = signature[signature.index("(") + 1 : -1]
+    types: list[str] = []
+    depth = 0
+    current = ""
+    for char in inner:
+        if char == "," and depth == 0:
+            types.append(current)
+            current = ""
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        current += char
+    if current:
+        types.append(current)
+    return types
+
+
 def connect(rpc_url: str) -> Web3:
-    """A sync Web3 on `rpc_url` (HTTP)."""
-    return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": HTTP_TIMEOUT_SECONDS}))
+    """A sync Web3 on `rpc_url` (HTTP), ignoring proxy settings from the environment
+    (the node is local, and reading them on every request doubles a world build)."""
+    session = requests.Session()
+    session.trust_env = False
+    return Web3(
+        Web3.HTTPProvider(
+            rpc_url, request_kwargs={"timeout": HTTP_TIMEOUT_SECONDS}, session=session
+        )
+    )
 
 
 class WorldChain:
@@ -70,6 +115,49 @@ class WorldChain:
                 raise RpcRefused(method, err.get("code"), str(err.get("message")))
             raise RpcRefused(method, None, str(err))
         return reply.get("result")
+
+    def call_many(self, calls: list[tuple[Address, str]], block: str = "latest") -> list[bytes]:
+        """`eth_call` each (address, calldata) in one JSON-RPC batch; the return data.
+
+        Raises:
+            RpcRefused: the node refused the batch or one of the calls.
+        """
+        if not calls:
+            return []
+        provider = self.w3.provider
+        if not isinstance(provider, HTTPProvider):
+            raise RpcRefused("eth_call batch", None, "needs an HTTP provider")
+        batch = [
+            (RPCEndpoint("eth_call"), [{"to": address, "data": calldata}, block])
+            for address, calldata in calls
+        ]
+        try:
+            replies = provider.make_batch_request(batch)
+        except (OSError, Web3Exception) as error:
+            raise RpcRefused("eth_call batch", None, str(error)) from error
+        if not isinstance(replies, list):
+            raise RpcRefused("eth_call batch", None, str(replies.get("error")))
+        results: list[bytes] = []
+        for reply in replies:
+            if reply.get("error") or "result" not in reply:
+                raise RpcRefused("eth_call", None, str(reply.get("error")))
+            results.append(bytes.fromhex(str(reply["result"]).removeprefix("0x")))
+        return results
+
+    def check_block(self, step: str, block: int, expected: list[TxHash]) -> None:
+        """Every transaction of `expected` is in `block` and succeeded.
+
+        Raises:
+            TransactionFailed: one is missing or reverted.
+        """
+        receipts = self.request("eth_getBlockReceipts", [hex(block)]) or []
+        status = {str(r["transactionHash"]).lower(): int(r["status"], 16) for r in receipts}
+        for tx_hash in expected:
+            found = status.get(str(tx_hash).lower())
+            if found is None:
+                raise TransactionFailed(step, tx_hash, f"not mined in block {block}")
+            if found != 1:
+                raise TransactionFailed(step, tx_hash, "reverted")
 
     def contract(self, artifact: Artifact, address: Address) -> Contract:
         """A web3 contract object for `artifact` at `address`."""

@@ -40,7 +40,7 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 
 from harvestd.world.artifacts import load_artifact
-from harvestd.world.chain import WorldChain
+from harvestd.world.chain import WorldChain, encode_call
 from harvestd.world.deploy import FAR_DEADLINE, call_data
 from harvestd.world.errors import ManifestInvalid
 from harvestd.world.manifest import Manifest, PoolEntry, Protocol
@@ -61,6 +61,19 @@ VALUE_QUANTUM: Final = Decimal("0.000001")
 WHALE_V3_AMOUNT_IN: Final = 10**40
 """Exact-input amount for the whale's V3 moves: the price limit stops the swap first."""
 SWAP_GAS: Final = 600_000
+V2_SWAP_SIGNATURE: Final = "swapExactTokensForTokens(uint256,uint256,address[],address,uint256)"
+V3_SWAP_SIGNATURE: Final = (
+    "exactInputSingle((address,address,uint24,address,uint256,uint256,uint256,uint160))"
+)
+GET_RESERVES: Final = "0x0902f1ac"
+"""UniswapV2Pair.getReserves() selector."""
+SLOT0: Final = "0x3850c7bd"
+"""UniswapV3Pool.slot0() selector."""
+
+
+def _word(returned: bytes, index: int) -> int:
+    """The `index`-th 32-byte word of ABI return data as an unsigned int."""
+    return int.from_bytes(returned[32 * index : 32 * (index + 1)], "big")
 
 
 class TxKind(StrEnum):
@@ -418,20 +431,26 @@ class _Generator:
 
     def _move_prices(self, targets: dict[str, Decimal], timestamp: int) -> None:
         """The whale moves every pool to `targets` in one block at `timestamp`."""
+        pools = self.manifest.pools
+        states = self.chain.call_many(
+            [
+                (p.address, GET_RESERVES if p.protocol == Protocol.UNISWAP_V2 else SLOT0)
+                for p in pools
+            ]
+        )
         sent: list[TxHash] = []
         self.chain.request("evm_setAutomine", [False])
         try:
-            for pool in self.manifest.pools:
-                tx = self._whale_move(pool, targets)
+            for pool, state in zip(pools, states, strict=True):
+                tx = self._whale_move(pool, state, targets)
                 if tx is not None:
                     sent.append(tx)
             self.chain.set_next_timestamp(timestamp)
             self.chain.mine()
         finally:
             self.chain.request("evm_setAutomine", [True])
-        for tx in sent:
-            self.chain.receipt(f"whale move step {self.step_index}", tx)
         block = self.chain.w3.eth.get_block("latest")
+        self.chain.check_block(f"whale moves of step {self.step_index}", int(block["number"]), sent)
         self.points.append(
             PricePoint(
                 step=self.step_index,
@@ -444,24 +463,23 @@ class _Generator:
             )
         )
 
-    def _whale_move(self, pool: PoolEntry, targets: dict[str, Decimal]) -> TxHash | None:
+    def _whale_move(
+        self, pool: PoolEntry, state: bytes, targets: dict[str, Decimal]
+    ) -> TxHash | None:
         t0 = self.manifest.token_at(pool.token0)
         t1 = self.manifest.token_at(pool.token1)
         target = raw_price(targets[t0.symbol], targets[t1.symbol], t0.decimals, t1.decimals)
-        contract = self.pool_contracts[pool.address]
         if pool.protocol == Protocol.UNISWAP_V2:
-            reserve0, reserve1, _ = contract.functions.getReserves().call()
+            reserve0, reserve1 = _word(state, 0), _word(state, 1)
             zero_for_one, amount_in = v2_input_to_target(reserve0, reserve1, target)
             if amount_in == 0:
                 return None
             path = [t0.address, t1.address] if zero_for_one else [t1.address, t0.address]
-            calldata = call_data(
-                self.v2, "swapExactTokensForTokens", amount_in, 0, path, self.whale, FAR_DEADLINE
-            )
+            calldata = encode_call(V2_SWAP_SIGNATURE, amount_in, 0, path, self.whale, FAR_DEADLINE)
             return self.chain.send(
                 "whale v2 move", self.whale, self.v2_router, calldata, gas=SWAP_GAS
             )
-        current = int(contract.functions.slot0().call()[0])
+        current = _word(state, 0)
         wanted = sqrt_price_x96(target)
         if abs(wanted - current) * 1_000_000 < current:
             return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from filelock import FileLock
 from harvestd.world.anvil import AnvilNode, AnvilOptions, start_anvil
 from harvestd.world.chain import WorldChain
 from harvestd.world.deploy import deploy_world
+from harvestd.world.errors import ManifestInvalid
 from harvestd.world.history import History, generate_history, load_history, write_history
 from harvestd.world.manifest import Manifest, load_manifest, write_manifest
 from harvestd.world.paths import cache_dir as repo_cache_dir
@@ -37,6 +39,8 @@ GENESIS_AGE_DAYS: Final = 430
 DAY_SECONDS: Final = 86_400
 DEFAULT_SEED: Final = 20240101
 CACHE_LOCK_TIMEOUT_SECONDS: Final = 600.0
+CACHE_MAX_AGE_DAYS: Final = 2
+"""A cached world older than this is rebuilt (its history is anchored to build time)."""
 STATE_FILE: Final = "state.json"
 MANIFEST_FILE: Final = "manifest.json"
 HISTORY_FILE: Final = "history.json"
@@ -52,6 +56,8 @@ class World:
     history: History | None
     directory: Path
     """Where `manifest.json` (and `history.json`) describe this world."""
+    owns_directory: bool = False
+    """Remove `directory` on `stop()` (a temporary folder made for this node)."""
 
     @property
     def rpc_url(self) -> str:
@@ -68,8 +74,10 @@ class World:
         return WorldChain.at(self.rpc_url)
 
     def stop(self) -> None:
-        """Stop the node (idempotent)."""
+        """Stop the node and remove its temporary folder (idempotent)."""
         self.node.stop()
+        if self.owns_directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> Self:
         return self
@@ -137,7 +145,13 @@ def build_world(
         with_history=with_history,
         seconds=round(time.monotonic() - started, 3),
     )
-    return World(node=node, manifest=manifest, history=history, directory=target)
+    return World(
+        node=node,
+        manifest=manifest,
+        history=history,
+        directory=target,
+        owns_directory=directory is None,
+    )
 
 
 def ensure_cached_world(root: Path | None = None, seed: int = DEFAULT_SEED) -> Path:
@@ -154,7 +168,7 @@ def ensure_cached_world(root: Path | None = None, seed: int = DEFAULT_SEED) -> P
     key = world_cache_key(root)
     folder = base / f"world-{key}-{seed}"
     with FileLock(str(folder) + ".lock", timeout=CACHE_LOCK_TIMEOUT_SECONDS):
-        if all((folder / name).is_file() for name in (STATE_FILE, MANIFEST_FILE, HISTORY_FILE)):
+        if _is_fresh(folder):
             return folder
         building = base / f"building-{key}-{seed}"
         shutil.rmtree(building, ignore_errors=True)
@@ -164,7 +178,29 @@ def ensure_cached_world(root: Path | None = None, seed: int = DEFAULT_SEED) -> P
         shutil.rmtree(folder, ignore_errors=True)
         building.rename(folder)
         log.info("world_cached", folder=str(folder))
-        return folder
+    _prune_stale_caches(base, keep=folder)
+    return folder
+
+
+def _prune_stale_caches(base: Path, keep: Path) -> None:
+    """Remove other cached worlds not used for a day (old keys pile up 5 MB each)."""
+    cutoff = time.time() - DAY_SECONDS
+    for other in base.glob("world-*"):
+        if other != keep and other.is_dir() and other.stat().st_mtime < cutoff:
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def _is_fresh(folder: Path) -> bool:
+    """The cached world is complete and its history still ends near today: lot terms
+    (a year and a day) are judged against the wall clock, so an old cache would turn
+    short-term lots long."""
+    if not all((folder / name).is_file() for name in (STATE_FILE, MANIFEST_FILE, HISTORY_FILE)):
+        return False
+    try:
+        genesis = load_manifest(folder / MANIFEST_FILE).genesis_timestamp
+    except ManifestInvalid:
+        return False
+    return genesis_timestamp_for() - genesis <= CACHE_MAX_AGE_DAYS * DAY_SECONDS
 
 
 def start_world(*, port: int = 0, root: Path | None = None, seed: int = DEFAULT_SEED) -> World:
@@ -189,7 +225,9 @@ def start_world(*, port: int = 0, root: Path | None = None, seed: int = DEFAULT_
         node.stop()
         raise
     log.info("world_started", rpc_url=node.rpc_url, manifest=str(target / MANIFEST_FILE))
-    return World(node=node, manifest=manifest, history=history, directory=target)
+    return World(
+        node=node, manifest=manifest, history=history, directory=target, owns_directory=True
+    )
 
 
 def fork_world(origin: World, *, port: int = 0) -> World:
@@ -226,10 +264,14 @@ def fork_world(origin: World, *, port: int = 0) -> World:
         node.stop()
         raise
     log.info("world_forked", rpc_url=node.rpc_url, origin=origin.rpc_url, block=block)
-    return World(node=node, manifest=manifest, history=origin.history, directory=target)
+    return World(
+        node=node,
+        manifest=manifest,
+        history=origin.history,
+        directory=target,
+        owns_directory=True,
+    )
 
 
 def _scratch_dir() -> Path:
-    import tempfile
-
     return Path(tempfile.mkdtemp(prefix="harvestd-world-"))
