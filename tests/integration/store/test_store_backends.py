@@ -20,6 +20,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlmodel import col, select
 
+from ledger.engine import Action, Jurisdiction, LotEvent, LotMethod, Policy, replay
 from ledger.events import NATIVE_ASSET, ChainRef, EventKind, Label, LedgerEvent, SwapAudit
 from ledger.ids import Address, BlockHash, BlockNumber, ChainId, LogIndex, TxHash
 from ledger.store import (
@@ -83,6 +84,7 @@ from ledger.store import (
     upsert_wallets,
 )
 from ledger.store.columns import U256_MAX, decode_u256_text, encode_u256_text
+from ledger.store.engine_output import derived_from_result, event_id, sources_for
 from ledger.store.errors import (
     DatabaseUnavailable,
     EquivalentProposalOpen,
@@ -474,6 +476,38 @@ class TestStore:
             assert load_disposals(session, CHAIN) == []
             assert [x.lot_id for x in load_lots(session, OTHER_CHAIN)] == ["x"]
             assert load_disposals(session, CHAIN, since=T0, until=T0 + timedelta(days=1)) == []
+
+    def test_engine_output_is_stored_and_traced_to_the_chain(self, store: Store) -> None:
+        buy = receive(1, 1, 0, 10 * 10**6, value=Decimal("100"))
+        sell = replace(receive(5, 5, 2, 4 * 10**6, value=Decimal("60")),
+                       kind=EventKind.SWAP_OUT, needs_review=False)
+        gift = replace(receive(6, 6, 0, 1 * 10**6, value=Decimal("15")), kind=EventKind.SEND)
+        actions = {EventKind.RECEIVE: Action.ACQUIRE, EventKind.SWAP_OUT: Action.DISPOSE,
+                   EventKind.SEND: Action.WITHDRAW}
+        lot_events = [
+            LotEvent(id=event_id(e), time=e.timestamp, action=actions[e.kind], asset=e.asset,
+                     amount_raw=e.amount_raw, wallet=e.wallet, value=e.value_usd)
+            for e in (buy, sell, gift)
+        ]
+        result = replay(lot_events, Policy(Jurisdiction.US, LotMethod.FIFO))
+        derived = derived_from_result(result, sources_for([buy, sell, gift]))
+        with store.transaction() as session:
+            add_events(session, [buy, sell, gift])
+            replace_derived(session, CHAIN, derived)
+        with store.reader() as session:
+            (held,) = load_lots(session, CHAIN)
+            (sold,) = load_disposals(session, CHAIN)
+            (gone,) = load_lot_movements(session, CHAIN)
+        assert held.remaining_raw == 5 * 10**6 and held.cost_usd == Decimal("50")
+        assert held.source.block_number == 1 and held.source.tx_hash == tx_hash(1)
+        assert sold.gain_usd == Decimal("20") and sold.term is DisposalTerm.SHORT
+        assert sold.source.log_index == 2 and sold.matches[0].rule == "fifo"
+        assert gone.kind is MovementKind.REMOVAL and gone.cost_usd == Decimal("10")
+        with store.transaction() as session:
+            rollback_to_block(session, CHAIN, BlockNumber(5))
+        with store.reader() as session:
+            assert load_lot_movements(session, CHAIN) == []
+            assert len(load_disposals(session, CHAIN)) == 1
 
     # -- catalog and prices ---------------------------------------------------------------
 
