@@ -40,6 +40,8 @@ from ledger.ids import Address, BlockNumber, TxHash
 log = structlog.get_logger(__name__)
 
 _METHOD_NOT_FOUND = (-32601, -32004)
+TRACE_SPAN = 300
+"""Initial trace_filter span: Anvil 1.7.1 refuses ranges over 300 blocks."""
 
 
 class TraceMethod(StrEnum):
@@ -234,7 +236,7 @@ async def scan_native_trace_filter(
             rows.extend(parse_parity_traces(result))
         return rows
 
-    rows = await sweep_ranges(fetch, from_block, to_block, span or AdaptiveSpan(span=5000))
+    rows = await sweep_ranges(fetch, from_block, to_block, span or AdaptiveSpan(span=TRACE_SPAN))
     return native_scan_from_traces(rows, owned)
 
 

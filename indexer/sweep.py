@@ -16,7 +16,7 @@ machinery serves `trace_filter` (indexer.native) and the pools' price logs (inde
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
@@ -83,17 +83,26 @@ def wallet_filters(wallets: Iterable[Address]) -> tuple[LogFilter, LogFilter]:
 
 @dataclass(slots=True)
 class AdaptiveSpan:
-    """The block span of the next chunk: halved on refusal, doubled after `grow_after` successes."""
+    """The block span of the next chunk: halved on refusal, doubled after `grow_after` successes.
+
+    A refused span becomes a ceiling that growth stops under, so a node with a fixed limit
+    (Anvil's trace_filter: 300 blocks) is not asked too much again and again; after
+    `probe_after` successes at the ceiling the ceiling is doubled (results may have
+    been dense only locally).
+    """
 
     span: int = 2000
     min_span: int = 1
     max_span: int = 100_000
     grow_after: int = 4
+    probe_after: int = 32
     successes: int = 0
-    halvings: int = field(default=0)
+    halvings: int = 0
+    ceiling: int | None = None
 
     def shrink(self, refused_span: int) -> None:
         """A range of `refused_span` blocks was refused."""
+        self.ceiling = max(self.min_span, refused_span - 1)
         self.span = max(self.min_span, min(self.span, refused_span // 2))
         self.successes = 0
         self.halvings += 1
@@ -101,8 +110,14 @@ class AdaptiveSpan:
     def succeed(self) -> None:
         """A chunk succeeded at the current span."""
         self.successes += 1
+        limit = self.max_span if self.ceiling is None else self.ceiling
+        if self.span >= limit and self.ceiling is not None:
+            if self.successes >= self.probe_after:
+                self.ceiling = min(self.max_span, self.ceiling * 2)
+                self.successes = 0
+            return
         if self.successes >= self.grow_after:
-            self.span = min(self.max_span, self.span * 2)
+            self.span = min(limit, self.span * 2)
             self.successes = 0
 
 

@@ -74,3 +74,17 @@ def test_retry_after() -> None:
 def test_a_head_or_order_problem_is_not_a_range_error() -> None:
     assert not is_range_too_large(-32000, "block range extends beyond current head block")
     assert not is_range_too_large(-32602, "invalid block range params")
+
+
+def test_adaptive_span_halves_then_grows_under_the_refused_ceiling() -> None:
+    from indexer.sweep import AdaptiveSpan
+
+    span = AdaptiveSpan(span=1000, grow_after=2, probe_after=4)
+    span.shrink(1000)
+    assert span.span == 500 and span.ceiling == 999
+    for _ in range(2):
+        span.succeed()
+    assert span.span == 999  # grew, but not past what was refused
+    for _ in range(4):
+        span.succeed()
+    assert span.span == 999 and span.ceiling == 1998  # probes higher only after a while
