@@ -38,7 +38,7 @@ from executor.guards import (
     price_impact_bps,
 )
 from executor.pricing import ReferencePrices
-from executor.routes import RouteQuote, Split
+from executor.routes import Chain, Plan, RouteQuote, Split
 from executor.routing import TradeRouter, out_per_gas_unit
 from executor.transactions import (
     ApprovalMode,
@@ -87,6 +87,9 @@ class ExecutorPolicy:
 
     limits: GuardLimits
     allow_split: bool = False
+    allow_chain: bool = True
+    """Route through a V2 hop and a V3 hop as two consecutive transactions when that
+    nets more after the extra gas."""
     approval_mode: ApprovalMode = ApprovalMode.EXACT
 
 
@@ -121,6 +124,8 @@ class PlannedTrade:
     deadline: int
     simulated_with: str
     """`eth_call` (swaps alone) or `eth_simulateV1` (approvals then swaps)."""
+    sequential: bool = False
+    """The swaps are a chain's legs: each spends what the previous one paid out."""
 
     @property
     def transactions(self) -> tuple[UnsignedTx, ...]:
@@ -128,8 +133,8 @@ class PlannedTrade:
         return (*self.approvals, *(swap.tx for swap in self.swaps))
 
 
-def _parts(plan: RouteQuote | Split) -> tuple[RouteQuote, ...]:
-    return plan.parts if isinstance(plan, Split) else (plan,)
+def _parts(plan: Plan) -> tuple[RouteQuote, ...]:
+    return plan.parts if isinstance(plan, Split | Chain) else (plan,)
 
 
 def log_refusal(refusal: TradeRefused, request: TradeRequest, stage: str) -> None:
@@ -253,12 +258,14 @@ class TradePlanner:
             block,
             out_per_gas,
             allow_split=self._policy.allow_split,
+            allow_chain=self._policy.allow_chain,
         )
+        sequential = isinstance(choice.best, Chain)
         parts = _parts(choice.best)
         route_name = self._router.describe(choice.best)
         for part in parts:
             check_tokens_allowed(part.route.tokens, limits.allowed_tokens)
-        quoted_out = sum(part.amount_out_raw for part in parts)
+        quoted_out = choice.best.amount_out_raw
         reference_out = prices.convert_raw(
             request.amount_in_raw, request.token_in, request.token_out
         )
@@ -268,24 +275,29 @@ class TradePlanner:
         # wall clock (an idle dev node) must not get a deadline already in the past.
         now = max(await self._chain.block_timestamp(), int(time.time()))
         deadline = choose_deadline(now, limits.deadline_seconds)
+        # A chain's legs hand over through the sender; only its first leg may take native
+        # ETH and only its last may pay out native ETH. A split's parts are all alike.
+        last = len(parts) - 1
         calls = [
             build_swap_call(
                 part.route,
                 part.amount_in_raw,
                 min_out_from_slippage(part.amount_out_raw, limits.max_slippage_bps),
-                request.receiver,
+                request.receiver if not sequential or index == last else request.sender,
                 deadline,
                 deployment,
-                native_in=request.native_in,
-                native_out=request.native_out,
+                native_in=request.native_in and (not sequential or index == 0),
+                native_out=request.native_out and (not sequential or index == last),
             )
-            for part in parts
+            for index, part in enumerate(parts)
         ]
         for call in calls:
             check_router_allowed(call.router, limits.allowed_routers)
 
         approvals = await self._approvals_needed(request, calls, fees)
-        swap_gas, simulated_with = await self._simulate(approvals, calls, request.sender)
+        swap_gas, simulated_with = await self._simulate(
+            approvals, calls, request.sender, sequential
+        )
         swaps = tuple(
             PlannedSwap(
                 quote=part,
@@ -308,7 +320,8 @@ class TradePlanner:
             swaps=swaps,
             approvals=approvals,
             quoted_out_raw=quoted_out,
-            min_out_raw=sum(call.min_out_raw for call in calls),
+            min_out_raw=calls[-1].min_out_raw if sequential else sum(c.min_out_raw for c in calls),
+            sequential=sequential,
             reference_out_raw=reference_out,
             price_impact_bps=price_impact_bps(quoted_out, reference_out),
             value_usd=value_usd,
@@ -322,30 +335,29 @@ class TradePlanner:
     async def _approvals_needed(
         self, request: TradeRequest, calls: Sequence[SwapCall], fees: FeeCaps
     ) -> tuple[UnsignedTx, ...]:
-        if request.native_in:
-            return ()
         approvals: list[UnsignedTx] = []
         for call in calls:
+            if call.value_wei:
+                continue  # native ETH in: nothing to approve
+            token = call.route.token_in
             allowance = decode_uint(
                 await self._chain.call(
-                    CallRequest(request.token_in, encode_allowance(request.sender, call.router))
+                    CallRequest(token, encode_allowance(request.sender, call.router))
                 )
             )
             if allowance >= call.amount_in_raw:
                 continue
             amount = approval_amount(call.amount_in_raw, self._policy.approval_mode)
-            approve = CallRequest(
-                request.token_in, encode_approve(call.router, amount), request.sender
-            )
+            approve = CallRequest(token, encode_approve(call.router, amount), request.sender)
             try:
                 gas_limit = gas_limit_from_estimate(await self._chain.estimate_gas(approve))
             except CallReverted as exc:
-                raise SimulationReverted(request.token_in, exc.reason, exc.revert_data) from None
+                raise SimulationReverted(token, exc.reason, exc.revert_data) from None
             approvals.append(
                 build_approval_tx(
                     self._chain_id,
                     request.sender,
-                    request.token_in,
+                    token,
                     call.router,
                     amount,
                     fees,
@@ -355,10 +367,15 @@ class TradePlanner:
         return tuple(approvals)
 
     async def _simulate(
-        self, approvals: Sequence[UnsignedTx], calls: Sequence[SwapCall], sender: Address
+        self,
+        approvals: Sequence[UnsignedTx],
+        calls: Sequence[SwapCall],
+        sender: Address,
+        sequential: bool,
     ) -> tuple[list[int], str]:
         swap_requests = [CallRequest(c.router, c.data, sender, c.value_wei) for c in calls]
-        if not approvals:
+        # A chain's later leg spends what the earlier one pays out: only a bundle sees that.
+        if not approvals and not sequential:
             gas: list[int] = []
             for request in swap_requests:
                 try:

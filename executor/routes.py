@@ -3,7 +3,8 @@
 A `Route` is a path of one or two hops on a single protocol (all Uniswap V2 or all V3),
 so that one router transaction executes it. A `RouteQuote` is one route quoted for one
 input amount at one block. A `Split` is one trade divided between two routes (a V2 and a
-V3 one) executed as two transactions. Everything here is pure and frozen.
+V3 one) executed as two transactions; a `Chain` is a two-hop path whose hops are on
+different protocols, executed as two consecutive transactions. Pure and frozen.
 """
 
 from __future__ import annotations
@@ -141,10 +142,42 @@ class Split:
 
 
 @dataclass(frozen=True, slots=True)
+class Chain:
+    """A two-hop path whose hops are on different protocols (V2 then V3, or V3 then V2),
+    executed as consecutive transactions: each leg's input is the previous leg's output."""
+
+    parts: tuple[RouteQuote, ...]
+
+    @property
+    def amount_in_raw(self) -> int:
+        """The first leg's input."""
+        return self.parts[0].amount_in_raw
+
+    @property
+    def amount_out_raw(self) -> int:
+        """The last leg's output."""
+        return self.parts[-1].amount_out_raw
+
+    @property
+    def gas_units(self) -> int:
+        """Total gas of every leg's transaction."""
+        return sum(part.gas_units for part in self.parts)
+
+    @property
+    def block_number(self) -> BlockNumber:
+        """The block every leg was quoted at (the oldest, if they differ)."""
+        return min(part.block_number for part in self.parts)
+
+
+Plan = RouteQuote | Split | Chain
+"""What routing can choose: one route, a V2/V3 split, or a mixed-protocol chain."""
+
+
+@dataclass(frozen=True, slots=True)
 class RoutingChoice:
     """The routing decision: the best plan by output net of gas, and what it beat."""
 
-    best: RouteQuote | Split
+    best: Plan
     net_out_raw: int
     """The chosen plan's output minus its gas cost converted into the output token."""
     gas_cost_out_raw: int

@@ -17,7 +17,17 @@ from decimal import ROUND_CEILING, Decimal
 from executor.errors import NoRouteFound
 from executor.pricing import ReferencePrices
 from executor.quoting import RouteQuoter
-from executor.routes import PoolKind, RouteQuote, RoutingChoice, Split
+from executor.routes import (
+    V2_FEE_PPM,
+    Chain,
+    Hop,
+    Plan,
+    PoolKind,
+    Route,
+    RouteQuote,
+    RoutingChoice,
+    Split,
+)
 from ledger.ids import Address, BlockNumber
 
 SPLIT_GRID: tuple[int, ...] = tuple(range(10, 100, 10))
@@ -40,7 +50,7 @@ def out_per_gas_unit(prices: ReferencePrices, gas_price_wei: int, token_out: Add
     return usd * (Decimal(10) ** token.decimals) / prices.price_usd(token_out)
 
 
-def net_out_raw(plan: RouteQuote | Split, out_per_gas: Decimal) -> int:
+def net_out_raw(plan: Plan, out_per_gas: Decimal) -> int:
     """A plan's output minus its gas cost, both in raw output-token units."""
     return plan.amount_out_raw - gas_cost_out_raw(plan.gas_units, out_per_gas)
 
@@ -133,8 +143,10 @@ class TradeRouter:
         """The route quoter underneath."""
         return self._quoter
 
-    def describe(self, plan: RouteQuote | Split) -> str:
-        """A readable name of a route or split."""
+    def describe(self, plan: Plan) -> str:
+        """A readable name of a route, split or chain."""
+        if isinstance(plan, Chain):
+            return " > ".join(part.route.describe(self._symbols) for part in plan.parts)
         if isinstance(plan, Split):
             return " + ".join(
                 f"{part.route.describe(self._symbols)}[{part.amount_in_raw}]" for part in plan.parts
@@ -208,6 +220,68 @@ class TradeRouter:
                 best, best_net = candidate, net_out_raw(candidate, out_per_gas)
         return best
 
+    async def _single_hop(
+        self,
+        kind: PoolKind,
+        fee_ppm: int,
+        token_in: Address,
+        token_out: Address,
+        amount: int,
+        block: BlockNumber,
+    ) -> RouteQuote | None:
+        pool = await self._quoter.find_pool(kind, token_in, token_out, fee_ppm)
+        if pool is None or amount <= 0:
+            return None
+        try:
+            return await self._quoter.quote_route(
+                Route((Hop(kind, pool, token_in, token_out, fee_ppm),)), amount, block
+            )
+        except NoRouteFound:
+            return None
+
+    async def search_chains(
+        self,
+        token_in: Address,
+        token_out: Address,
+        amount_in_raw: int,
+        block: BlockNumber,
+        out_per_gas: Decimal,
+    ) -> Chain | None:
+        """The best two-hop path whose hops are on different protocols, net of gas.
+
+        Raises:
+            RpcError, RpcUnavailable: the node failed.
+        """
+        venues = [(PoolKind.V2, V2_FEE_PPM)]
+        if PoolKind.V3 in self._kinds:
+            venues += [(PoolKind.V3, fee) for fee in self._quoter.deployment.v3_fee_tiers]
+        if PoolKind.V2 not in self._kinds or len(venues) < 2:
+            return None
+        best: Chain | None = None
+        for middle in self._connectors:
+            if middle in (token_in, token_out):
+                continue
+            for kind_a, fee_a in venues:
+                first = await self._single_hop(
+                    kind_a, fee_a, token_in, middle, amount_in_raw, block
+                )
+                if first is None:
+                    continue
+                for kind_b, fee_b in venues:
+                    if kind_b is kind_a:
+                        continue
+                    second = await self._single_hop(
+                        kind_b, fee_b, middle, token_out, first.amount_out_raw, block
+                    )
+                    if second is None:
+                        continue
+                    chain = Chain((first, second))
+                    if best is None or net_out_raw(chain, out_per_gas) > net_out_raw(
+                        best, out_per_gas
+                    ):
+                        best = chain
+        return best
+
     async def route(
         self,
         token_in: Address,
@@ -216,8 +290,9 @@ class TradeRouter:
         block: BlockNumber,
         out_per_gas: Decimal,
         allow_split: bool = False,
+        allow_chain: bool = True,
     ) -> RoutingChoice:
-        """The best plan at a block by output net of gas, split or not.
+        """The best plan at a block by output net of gas: a route, a split or a chain.
 
         Raises:
             NoRouteFound: no route can fill the amount.
@@ -225,6 +300,11 @@ class TradeRouter:
         """
         quotes = await self.quote_all(token_in, token_out, amount_in_raw, block)
         choice = choose_route(quotes, out_per_gas)
+        if allow_chain:
+            chain = await self.search_chains(token_in, token_out, amount_in_raw, block, out_per_gas)
+            if chain is not None and net_out_raw(chain, out_per_gas) > choice.net_out_raw:
+                gas_cost = gas_cost_out_raw(chain.gas_units, out_per_gas)
+                choice = RoutingChoice(chain, chain.amount_out_raw - gas_cost, gas_cost, quotes)
         if allow_split:
             split = await self.search_split(quotes, out_per_gas)
             if split is not None and net_out_raw(split, out_per_gas) > choice.net_out_raw:

@@ -15,7 +15,7 @@ is the seam for the nonce part, `TradeSender.send` the one for recording.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import structlog
@@ -35,7 +35,7 @@ from executor.guards import FeeCaps, check_quote_fresh, check_slippage, choose_f
 from executor.planning import PlannedTrade, log_refusal
 from executor.quoting import RouteQuoter
 from executor.signing import SecretKey, SignedTx, address_of, sign_transaction
-from executor.transactions import UnsignedTx, gas_limit_from_estimate
+from executor.transactions import UnsignedTx, build_swap_call, gas_limit_from_estimate
 from ledger.ids import Address, BlockNumber
 
 log = structlog.get_logger(__name__)
@@ -100,7 +100,10 @@ class TradeOutcome:
 
 
 def received_raw(
-    receipts: Sequence[Receipt], token: Address, recipient: Address, native_via: Address | None
+    receipts: Sequence[Receipt],
+    token: Address,
+    recipient: Address,
+    native_via: frozenset[Address] | None,
 ) -> int:
     """Output a recipient got: ERC-20 Transfers of `token` to it, or for native output the
     WETH `Withdrawal`s made by the router `native_via`."""
@@ -119,7 +122,7 @@ def received_raw(
                 counts = (
                     entry.topics[0] == WETH_WITHDRAWAL_TOPIC
                     and len(entry.topics) == 2
-                    and to_address(entry.topics[1][-20:]) == native_via
+                    and to_address(entry.topics[1][-20:]) in native_via
                 )
             if counts:
                 total += int.from_bytes(entry.data[:32], "big")
@@ -167,8 +170,11 @@ class TradeSender:
         for approval in planned.approvals:
             sent.append(await self._sign_send_wait(approval.with_fees(fees), key, planned))
         swap_receipts: list[Receipt] = []
-        for swap in planned.swaps:
-            call = swap.tx.as_call()
+        for index, swap in enumerate(planned.swaps):
+            unsigned = swap.tx
+            if planned.sequential and index > 0:
+                unsigned = await self._next_leg(planned, index, swap_receipts[-1])
+            call = unsigned.as_call()
             try:
                 await self._chain.call(call)
                 gas = await self._chain.estimate_gas(call)
@@ -176,12 +182,16 @@ class TradeSender:
                 reverted = SimulationReverted(call.to, exc.reason, exc.revert_data)
                 log_refusal(reverted, request, stage="send")
                 raise reverted from None
-            tx = swap.tx.with_fees(fees).with_gas_limit(gas_limit_from_estimate(gas))
+            tx = unsigned.with_fees(fees).with_gas_limit(gas_limit_from_estimate(gas))
             done = await self._sign_send_wait(tx, key, planned)
             sent.append(done)
             swap_receipts.append(done.receipt)
-        native_via = planned.swaps[0].call.router if request.native_out else None
-        amount_out = received_raw(swap_receipts, request.token_out, request.receiver, native_via)
+        if request.native_out:
+            native_via = frozenset(swap.call.router for swap in planned.swaps)
+            receipts = swap_receipts[-1:] if planned.sequential else swap_receipts
+            amount_out = received_raw(receipts, request.token_out, request.receiver, native_via)
+        else:
+            amount_out = received_raw(swap_receipts, request.token_out, request.receiver, None)
         log.info(
             "trade_executed",
             proposal_id=request.proposal_id,
@@ -196,21 +206,61 @@ class TradeSender:
         )
         return TradeOutcome(planned, tuple(sent), amount_out, fresh_out, fresh_block)
 
+    async def _next_leg(self, planned: PlannedTrade, index: int, previous: Receipt) -> UnsignedTx:
+        """A chain's later leg, spending what the previous leg actually paid out.
+
+        Raises:
+            SlippageExceeded: the leg, re-quoted for that amount, misses its minimum output
+                (logged; the intermediate token stays in the wallet).
+        """
+        swap = planned.swaps[index]
+        call = swap.call
+        received = received_raw([previous], call.route.token_in, planned.request.sender, None)
+        amount = min(received, call.amount_in_raw)
+        block = await self._chain.block_number()
+        try:
+            fresh = await self._quoter.quote_route(call.route, amount, block)
+            check_slippage(swap.route_name, call.min_out_raw, fresh.amount_out_raw)
+        except NoRouteFound:
+            refusal = SlippageExceeded(swap.route_name, call.min_out_raw, 0)
+            log_refusal(refusal, planned.request, stage="send_leg")
+            raise refusal from None
+        except SlippageExceeded as refusal:
+            log_refusal(refusal, planned.request, stage="send_leg")
+            raise
+        if amount == call.amount_in_raw:
+            return swap.tx
+        rebuilt = build_swap_call(
+            call.route,
+            amount,
+            call.min_out_raw,
+            call.recipient,
+            call.deadline,
+            self._quoter.deployment,
+            native_in=call.native_in,
+            native_out=call.native_out,
+        )
+        return replace(swap.tx, data=rebuilt.data, value_wei=rebuilt.value_wei)
+
     async def _recheck(
         self, planned: PlannedTrade, priority_fee_wei: int, max_fee_per_gas_wei: int
     ) -> tuple[int, BlockNumber, FeeCaps]:
         block = await self._chain.block_number()
         fresh_total = 0
+        handed_over = planned.request.amount_in_raw
         for swap in planned.swaps:
+            # A chain's leg is re-quoted with what the previous leg would pay out now.
+            amount = handed_over if planned.sequential else swap.quote.amount_in_raw
             try:
-                fresh = await self._quoter.quote_route(
-                    swap.quote.route, swap.quote.amount_in_raw, block
-                )
+                fresh = await self._quoter.quote_route(swap.quote.route, amount, block)
             except NoRouteFound:
                 raise SlippageExceeded(swap.route_name, swap.call.min_out_raw, 0) from None
             check_quote_fresh(fresh.block_number, await self._chain.block_number(), 2)
             check_slippage(swap.route_name, swap.call.min_out_raw, fresh.amount_out_raw)
-            fresh_total += fresh.amount_out_raw
+            handed_over = fresh.amount_out_raw
+            fresh_total = (
+                fresh.amount_out_raw if planned.sequential else fresh_total + fresh.amount_out_raw
+            )
         base_fee = await self._chain.next_base_fee_wei()
         fees = choose_fee_caps(base_fee, priority_fee_wei, max_fee_per_gas_wei)
         return fresh_total, block, fees

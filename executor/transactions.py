@@ -59,6 +59,9 @@ class SwapCall:
     amount_in_raw: int
     min_out_raw: int
     deadline: int
+    recipient: Address
+    native_in: bool = False
+    native_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +170,18 @@ def build_swap_call(
             data = encode_v3_multicall([swap, encode_v3_unwrap_weth9(min_out_raw, recipient)])
         else:
             data = swap
-    return SwapCall(router, data, value_wei, route, amount_in_raw, min_out_raw, deadline)
+    return SwapCall(
+        router,
+        data,
+        value_wei,
+        route,
+        amount_in_raw,
+        min_out_raw,
+        deadline,
+        recipient,
+        native_in,
+        native_out,
+    )
 
 
 def approval_amount(amount_in_raw: int, mode: ApprovalMode) -> int:

@@ -4,8 +4,9 @@ On the local world (its pools first pushed apart by random whale swaps, so venue
 paths disagree), >= 100 generated trades of sizes from $50 to $1M are routed by
 `TradeRouter.route` (direct and via WETH/USDC, V2 and both V3 tiers, net of gas). Each
 is compared with the best gas-adjusted output of an exhaustive search over every direct
-and two-hop route through any token, on V2, V3 0.05 % and V3 0.3 %, mixed-protocol
-hops included. Prints the share within 10 bp, the worst gaps, how often a V2/V3 split
+and two-hop route on V2, V3 0.05 % and V3 0.3 %, any venue for each hop (a mixed V2/V3
+path costs two transactions' gas, as no deployed router does both) - through WETH or
+USDC (the acceptance figure) and, for information, through any token of the world. Prints the share within 10 bp, the worst gaps, how often a V2/V3 split
 beats the single best route, and the time per routing decision. No timing assertions.
 """
 
@@ -41,7 +42,6 @@ VENUES: tuple[tuple[PoolKind, int], ...] = (
     (PoolKind.V3, 500),
     (PoolKind.V3, 3000),
 )
-TX_BASE_GAS = 21_000
 
 
 class Secret:
@@ -221,8 +221,9 @@ async def _exhaustive_best(
                 )
                 if second is None:
                     continue
-                # Mixed V2/V3 hops as if one transaction: both hops' gas, one base cost.
-                gas = first.gas_units + second.gas_units - TX_BASE_GAS
+                # Mixed V2/V3 hops: no deployed router does both in one call, so they are
+                # two transactions (what executing them costs): both hops' full gas.
+                gas = first.gas_units + second.gas_units
                 net = second.amount_out_raw - gas_cost_out_raw(gas, out_per_gas)
                 candidates.append(
                     (net, f"{first.route.describe(names)} > {second.route.describe(names)}")
@@ -309,9 +310,16 @@ def test_chosen_route_is_within_10bp_of_the_exhaustive_best() -> None:
         f"  within 10 bp of the best through ANY middle token (router uses WETH/USDC only): "
         f"{any_within}/{len(outcomes)}"
     )
-    gaps = sorted(outcomes, key=lambda o: o.gap_bps, reverse=True)[:5]
+    gaps = sorted(outcomes, key=lambda o: o.any_middle_gap_bps, reverse=True)[:5]
     for o in gaps:
-        print(f"  gap {o.gap_bps:8.2f} bp  ${o.usd:>12}  chosen {o.chosen}  best {o.best}")
+        print(
+            f"  gap to any-middle best {o.any_middle_gap_bps:8.2f} bp  ${o.usd:>12}  "
+            f"chosen {o.chosen}  best {o.any_middle_best}"
+        )
+    chains = sum(1 for o in outcomes if " > " in o.chosen)
+    print(
+        f"  chosen plans that are mixed V2/V3 chains (two transactions): {chains}/{len(outcomes)}"
+    )
     times = [o.seconds for o in outcomes]
     print(
         f"  routing time per trade: median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
