@@ -33,6 +33,8 @@ from typing import Any, Final
 import structlog
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -44,6 +46,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
     StatementError,
 )
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 from ledger.store.errors import (
@@ -59,6 +62,8 @@ MIGRATIONS_DIR: Final[Path] = Path(__file__).resolve().parent / "migrations"
 """The Alembic script directory shipped inside the package."""
 
 SQLITE_BUSY_TIMEOUT_MS: Final[int] = 15_000
+PG_CONNECT_TIMEOUT_SECONDS: Final[int] = 10
+_MIGRATION_LOCK_KEY: Final[int] = 0x68617276  # "harv": serialises concurrent upgrades
 _WRITE_OPTION: Final[str] = "harvestd_write"
 _UNAVAILABLE_HINTS = re.compile(
     r"could not connect|connection refused|connection failed|database is locked|"
@@ -130,13 +135,18 @@ def create_store_engine(url: str, *, echo: bool = False) -> Engine:
 
     Raises:
         InvalidDatabaseUrl: the URL does not parse or names another backend or driver.
+        DatabaseUnavailable: the SQLite file's folder cannot be created.
     """
     parsed = _normalise_url(url)
     try:
         if parsed.drivername == "sqlite":
             database = parsed.database or ""
-            if database not in ("", ":memory:"):
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            in_memory = database in ("", ":memory:")
+            if not in_memory:
+                try:
+                    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise DatabaseUnavailable(redact_url(parsed), str(exc)) from exc
             engine = create_engine(
                 parsed,
                 echo=echo,
@@ -144,10 +154,16 @@ def create_store_engine(url: str, *, echo: bool = False) -> Engine:
                     "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
                     "check_same_thread": False,
                 },
+                # An in-memory database exists per connection: share one (tests only;
+                # it is not safe for concurrent writers).
+                **({"poolclass": StaticPool} if in_memory else {}),
             )
             _configure_sqlite(engine)
             return engine
-        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
+        return create_engine(parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise InvalidDatabaseUrl(redact_url(parsed), str(exc)) from exc
 
@@ -192,6 +208,14 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._writer = engine.execution_options(**{_WRITE_OPTION: True})
+        # Readers see one consistent snapshot for all their queries (a lot list and its
+        # disposals never straddle a concurrent replace_derived): REPEATABLE READ on
+        # Postgres; on SQLite a WAL read transaction already is a snapshot.
+        self._reader = (
+            engine.execution_options(isolation_level="REPEATABLE READ")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self.url: str = redact_url(engine.url)
         """The database URL, password redacted."""
         self.backend: str = engine.dialect.name
@@ -216,13 +240,14 @@ class Store:
 
     @contextmanager
     def reader(self, operation: str = "read") -> Iterator[Session]:
-        """A read-only snapshot (rolled back at the end, never committed).
+        """A read-only snapshot (rolled back at the end, never committed): every query in
+        the block sees the database as of the first one.
 
         Raises:
             StoreError: a database error inside the block, translated.
         """
         with translated_errors(operation, self.url), Session(
-            self._engine, expire_on_commit=False
+            self._reader, expire_on_commit=False
         ) as session:
             try:
                 yield session
@@ -237,6 +262,23 @@ class Store:
             DatabaseUnavailable: the database cannot be reached.
         """
         upgrade_engine(self._engine, revision)
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at (None for an empty database).
+
+        Raises:
+            StoreError: the database cannot be read.
+        """
+        with translated_errors("schema revision", self.url), self._engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def is_at_head(self) -> bool:
+        """Whether the schema is at the packaged head revision (health checks use this).
+
+        Raises:
+            StoreError: the database cannot be read.
+        """
+        return self.schema_revision() == head_revision()
 
     def close(self) -> None:
         """Close every pooled connection (the daemon calls this on shutdown)."""
@@ -259,6 +301,13 @@ def alembic_config() -> Config:
     return config
 
 
+def head_revision() -> str:
+    """The newest revision the packaged migrations define."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None  # the package always ships at least the initial revision
+    return head
+
+
 def upgrade_engine(engine: Engine, revision: str = "head") -> None:
     """Run the packaged migrations on an engine's database up to `revision`.
 
@@ -270,6 +319,9 @@ def upgrade_engine(engine: Engine, revision: str = "head") -> None:
     config = alembic_config()
     try:
         with engine.execution_options(**{_WRITE_OPTION: True}).begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Two daemons starting together: the second waits, then finds head.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except CommandError as exc:

@@ -7,6 +7,7 @@ and nonce state across restarts, and error translation.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -84,6 +85,7 @@ from ledger.store import (
     upsert_wallets,
 )
 from ledger.store.columns import U256_MAX, decode_u256_text, encode_u256_text
+from ledger.store.db import head_revision
 from ledger.store.engine_output import derived_from_result, event_id, sources_for
 from ledger.store.errors import (
     DatabaseUnavailable,
@@ -302,6 +304,22 @@ class TestStore:
         assert caught.value.column_type == expected
         with store.reader() as session:
             assert count_events(session, CHAIN) == 0
+
+    def test_many_random_values_round_trip(self, store: Store) -> None:
+        rng = random.Random(20241122)
+        events = []
+        for i in range(300):
+            amount = rng.choice([rng.randrange(2**256), rng.randrange(10**6), -rng.randrange(2**255)])
+            digits = rng.randrange(0, 10**rng.randrange(1, 60))
+            value = Decimal(digits).scaleb(-rng.randrange(0, 40)) * rng.choice([1, -1])
+            events.append(receive(1 + i // 10, i, i % 10, amount, value=value))
+        with store.transaction() as session:
+            assert add_events(session, events) == 300
+        with store.reader() as session:
+            loaded = load_events(session, CHAIN)
+        key = {(e.ref.tx_hash, e.ref.log_index): e for e in events}
+        assert all(key[(e.ref.tx_hash, e.ref.log_index)] == e for e in loaded)
+        assert len(loaded) == 300
 
     # -- events -------------------------------------------------------------------------
 
@@ -697,10 +715,17 @@ class TestMigrations:
     """The packaged Alembic revisions build exactly the models, on both backends."""
 
     def test_upgrade_matches_models_and_is_idempotent(self, fresh_url: str) -> None:
+        empty = open_store(fresh_url)
+        try:
+            assert empty.schema_revision() is None and not empty.is_at_head()
+        finally:
+            empty.close()
         upgrade(fresh_url)
         upgrade(fresh_url)
         store = open_store(fresh_url)
         try:
+            assert store.schema_revision() == head_revision() == "0001"
+            assert store.is_at_head()
             with store.engine.connect() as connection:
                 context = MigrationContext.configure(connection, opts={"compare_type": True})
                 assert compare_metadata(context, STORE_METADATA) == []
@@ -720,6 +745,18 @@ class TestMigrations:
                     assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         finally:
             store.close()
+
+
+def test_in_memory_sqlite_keeps_one_database() -> None:
+    store = open_store("sqlite://")
+    store.upgrade()
+    try:
+        with store.transaction() as session:
+            add_events(session, [receive(1, 1, 0, 5)])
+        with store.reader() as session:
+            assert count_events(session, CHAIN) == 1
+    finally:
+        store.close()
 
 
 class TestErrors:
