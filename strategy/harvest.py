@@ -40,12 +40,13 @@ from strategy.proposals import (
     usd_figure,
 )
 from strategy.quotes import GasPrice, Route, RouteQuote, route_costs
-from strategy.valuation import LotValuation, Valuation
+from strategy.valuation import Valuation
 from strategy.values import (
     ZERO,
     LotId,
     LotMethod,
     LotOrder,
+    OpenLot,
     PortfolioSnapshot,
     TaxYearState,
     Term,
@@ -58,9 +59,8 @@ class HarvestCandidate:
 
     wallet: Address
     asset: Address
-    lots: tuple[LotValuation, ...]
+    lots: tuple[OpenLot, ...]
     amount_raw: int
-    value_usd: Decimal
     loss_usd: Decimal
     """Unrealised loss at the current price before costs (positive)."""
     reentry: Reentry
@@ -69,7 +69,7 @@ class HarvestCandidate:
     @property
     def fingerprint(self) -> str:
         """The fingerprint the resulting proposal will have."""
-        lot_ids = [lv.lot.lot_id for lv in self.lots]
+        lot_ids = [lot.lot_id for lot in self.lots]
         return compute_fingerprint(
             ProposalKind.HARVEST,
             self.reentry,
@@ -80,41 +80,47 @@ class HarvestCandidate:
         )
 
 
-def _select_lots(group: list[LotValuation], order: LotOrder) -> list[LotValuation]:
-    """The lots of one (wallet, asset) a harvest would sell under the jurisdiction's order."""
-    if order is LotOrder.CHOICE:
-        return [lv for lv in group if lv.unrealised_usd < 0 and lv.term is not Term.EXEMPT]
+def _select_lots(
+    group: list[tuple[OpenLot, Decimal]], order: LotOrder
+) -> list[tuple[OpenLot, Decimal]]:
+    """The lots of one (wallet, asset) a harvest would sell where the law fixes the order:
+    the whole holding for a pool, the FIFO prefix with the deepest taxable loss."""
     if order is LotOrder.POOLED:
-        return group if sum((lv.unrealised_usd for lv in group), ZERO) < 0 else []
-    # FIFO: the prefix whose taxable result is the deepest loss.
-    ordered = sorted(group, key=lambda lv: (lv.lot.acquired_at, lv.lot.lot_id))
+        return group if sum((gain for _, gain in group), ZERO) < 0 else []
+    ordered = sorted(group, key=lambda pair: (pair[0].acquired_at, pair[0].lot_id))
     running = ZERO
     best = ZERO
     best_len = 0
-    for index, lv in enumerate(ordered):
-        if lv.term is not Term.EXEMPT:
-            running += lv.unrealised_usd
+    for index, (_, gain) in enumerate(ordered):
+        running += gain
         if running < best:
             best, best_len = running, index + 1
     return ordered[:best_len]
 
 
+def _recent_purchases(
+    snapshot: PortfolioSnapshot, valuation: Valuation, since: datetime
+) -> dict[Address, list[tuple[datetime, LotId | None]]]:
+    """Acquisitions at or after `since`, per asset: open lots and closed ones alike."""
+    recent: dict[Address, list[tuple[datetime, LotId | None]]] = {}
+    for asset, lots in valuation.lots_by_asset.items():
+        for lot in lots:
+            if lot.acquired_at >= since:
+                recent.setdefault(asset, []).append((lot.acquired_at, lot.lot_id))
+    for acq in snapshot.recent_acquisitions:
+        if acq.acquired_at >= since:
+            recent.setdefault(acq.asset, []).append((acq.acquired_at, acq.lot_id))
+    return recent
+
+
 def _last_purchase(
-    snapshot: PortfolioSnapshot,
-    valuation: Valuation,
+    recent: dict[Address, list[tuple[datetime, LotId | None]]],
     asset: Address,
     exclude: frozenset[LotId],
-    since: datetime,
 ) -> datetime | None:
-    latest: datetime | None = None
-    for lv in valuation.lots:
-        lot = lv.lot
-        if lot.asset == asset and lot.lot_id not in exclude and lot.acquired_at >= since:
-            latest = lot.acquired_at if latest is None else max(latest, lot.acquired_at)
-    for acq in snapshot.recent_acquisitions:
-        if acq.asset == asset and acq.lot_id not in exclude and acq.acquired_at >= since:
-            latest = acq.acquired_at if latest is None else max(latest, acq.acquired_at)
-    return latest
+    """The latest recent acquisition of `asset` other than the lots in `exclude`."""
+    times = [at for at, lot_id in recent.get(asset, ()) if lot_id is None or lot_id not in exclude]
+    return max(times) if times else None
 
 
 def blocked_buys(snapshot: PortfolioSnapshot, policy: StrategyPolicy) -> frozenset[Address]:
@@ -143,21 +149,43 @@ def find_harvest_candidates(
     """
     rules = policy.rules
     harvest = policy.harvest
-    groups: dict[tuple[Address, Address], list[LotValuation]] = {}
-    for lv in valuation.lots:
-        lot = lv.lot
-        if lot.lot_id in excluded_lots or lot.asset == harvest.cash_asset:
+    # (wallet, asset) -> [(lot, taxable unrealised gain)], only losing lots where lots may
+    # be chosen (a cheap test per lot; no value is built for the others).
+    groups: dict[tuple[Address, Address], list[tuple[OpenLot, Decimal]]] = {}
+    choice = rules.lot_order is LotOrder.CHOICE
+    cutoff = valuation.long_term_cutoff
+    exempt_before = cutoff if valuation.long_term is Term.EXEMPT else None
+    for asset, lots in sorted(valuation.lots_by_asset.items()):
+        if asset == harvest.cash_asset:
             continue
-        groups.setdefault((lot.wallet, lot.asset), []).append(lv)
+        price = valuation.by_asset[asset].raw_price_usd
+        for lot in lots:
+            gain = lot.amount_raw * price - lot.cost_usd
+            if choice and gain >= 0:
+                continue
+            if lot.lot_id in excluded_lots:
+                continue
+            if exempt_before is not None and lot.holding_period_start < exempt_before:
+                if choice:
+                    continue
+                gain = ZERO  # sold with the rest under FIFO, but tax free
+            groups.setdefault((lot.wallet, asset), []).append((lot, gain))
+    prior_days = rules.prior_purchase_window_days
+    prior = (
+        _recent_purchases(snapshot, valuation, snapshot.window_start(prior_days))
+        if prior_days is not None
+        else {}
+    )
+    day_start = snapshot.taken_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    same_day = _recent_purchases(snapshot, valuation, day_start) if rules.same_day_rule else {}
     blocked = blocked_buys(snapshot, policy)
-    now = snapshot.taken_at
     candidates: list[HarvestCandidate] = []
     skipped: list[NoTrade] = []
     for (wallet, asset), group in sorted(groups.items()):
-        chosen = _select_lots(group, rules.lot_order)
+        chosen = group if choice else _select_lots(group, rules.lot_order)
         if not chosen:
             continue
-        loss = -sum((lv.unrealised_usd for lv in chosen if lv.term is not Term.EXEMPT), ZERO)
+        loss = -sum((gain for _, gain in chosen), ZERO)
         if loss <= 0:
             continue
 
@@ -176,24 +204,22 @@ def find_harvest_candidates(
                 usd_figure("min_loss_usd", harvest.min_loss_usd),
             )
             continue
-        ids = frozenset(lv.lot.lot_id for lv in chosen)
-        if rules.prior_purchase_window_days is not None:
-            since = snapshot.window_start(rules.prior_purchase_window_days)
-            last = _last_purchase(snapshot, valuation, asset, ids, since)
+        ids = frozenset(lot.lot_id for lot, _ in chosen)
+        if prior_days is not None:
+            last = _last_purchase(prior, asset, ids)
             if last is not None:
                 skip(
                     NoTradeReason.PRIOR_PURCHASE_IN_WINDOW,
                     ("last_purchase_at", last.isoformat()),
-                    ("window_days", str(rules.prior_purchase_window_days)),
+                    ("window_days", str(prior_days)),
                 )
                 continue
         if rules.same_day_rule:
-            day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            last = _last_purchase(snapshot, valuation, asset, ids, day_start)
+            last = _last_purchase(same_day, asset, ids)
             if last is not None:
                 skip(NoTradeReason.SAME_DAY_PURCHASE, ("last_purchase_at", last.isoformat()))
                 continue
-        amount = sum(lv.lot.amount_raw for lv in chosen)
+        amount = sum(lot.amount_raw for lot, _ in chosen)
         if rules.allows_same_asset_reentry:
             reentry = Reentry.SAME_ASSET
             path: tuple[Address, ...] = (asset, harvest.cash_asset, asset)
@@ -211,9 +237,8 @@ def find_harvest_candidates(
             HarvestCandidate(
                 wallet,
                 asset,
-                tuple(chosen),
+                tuple(lot for lot, _ in chosen),
                 amount,
-                sum((lv.value_usd for lv in chosen), ZERO),
                 loss,
                 reentry,
                 Route(path, amount),
@@ -253,9 +278,7 @@ def decide_harvest(
     if buy_price is None:
         raise MissingPrice(first_buy)
     proceeds = first_out * buy_price - costs.first_leg_gas_usd
-    sale = SaleRequest(
-        asset, candidate.amount_raw, proceeds, tuple(lv.lot for lv in candidate.lots)
-    )
+    sale = SaleRequest(asset, candidate.amount_raw, proceeds, candidate.lots)
     choice: LotChoice = choose_lots(
         LotMethod.MIN_TAX, [sale], policy.rules, policy.rates, year, now
     )

@@ -47,7 +47,8 @@ from strategy.values import (
     TaxRates,
     TaxYearState,
     Term,
-    term_of,
+    long_term_cutoff,
+    term_before,
 )
 
 
@@ -95,16 +96,6 @@ class LotChoice:
     """Change in the year's tax (negative: saved)."""
 
 
-@dataclass(slots=True)
-class _Unit:
-    """A lot as the optimiser sees it: amount, per-raw-unit gain, term (mutable scratch)."""
-
-    lot: OpenLot
-    term: Term | None
-    unit_gain: Decimal
-    walk_gain: Decimal
-
-
 def choose_lots(
     method: LotMethod,
     sales: Sequence[SaleRequest],
@@ -118,22 +109,44 @@ def choose_lots(
     Raises:
         InsufficientHoldings: a sale wants more than its lots hold.
     """
+    return choose_lots_each(method, [sales], rules, rates, year, sold_at)[0]
+
+
+def choose_lots_each(
+    method: LotMethod,
+    sale_sets: Sequence[Sequence[SaleRequest]],
+    rules: JurisdictionRules,
+    rates: TaxRates,
+    year: TaxYearState,
+    sold_at: datetime,
+) -> tuple[LotChoice, ...]:
+    """`choose_lots` for several alternative sets of sales over the same lots (a
+    rebalance to the band's edge and to target), sorting each asset's lots only once.
+
+    Raises:
+        InsufficientHoldings: a sale wants more than its lots hold.
+    """
     if rules.lot_order is LotOrder.FIFO:
         method = LotMethod.FIFO
-    uses: list[LotUse] = []
-    for sale in sales:
-        held = sum(lot.amount_raw for lot in sale.lots)
-        if held < sale.amount_raw:
-            raise InsufficientHoldings(sale.asset, sale.amount_raw, held)
-    if rules.lot_order is LotOrder.POOLED:
+    for sales in sale_sets:
         for sale in sales:
-            uses.extend(_pooled_uses(sale))
-    elif method is LotMethod.MIN_TAX:
-        uses.extend(_min_tax_uses(sales, rules, rates, year, sold_at))
-    else:
-        for sale in sales:
-            uses.extend(_ordered_uses(sale, method, rules, sold_at))
-    return summarise_uses(method, uses, rates, year)
+            held = sum(lot.amount_raw for lot in sale.lots)
+            if held < sale.amount_raw:
+                raise InsufficientHoldings(sale.asset, sale.amount_raw, held)
+    prepared: dict[tuple[Address, Decimal], tuple[_Side, _Side]] = {}
+    choices: list[LotChoice] = []
+    for sales in sale_sets:
+        uses: list[LotUse] = []
+        if rules.lot_order is LotOrder.POOLED:
+            for sale in sales:
+                uses.extend(_pooled_uses(sale))
+        elif method is LotMethod.MIN_TAX:
+            uses.extend(_min_tax_uses(sales, rules, rates, year, sold_at, prepared))
+        else:
+            for sale in sales:
+                uses.extend(_ordered_uses(sale, method, rules, sold_at))
+        choices.append(summarise_uses(method, uses, rates, year))
+    return tuple(choices)
 
 
 def summarise_uses(
@@ -194,7 +207,8 @@ def _take(
 def _ordered_uses(
     sale: SaleRequest, method: LotMethod, rules: JurisdictionRules, sold_at: datetime
 ) -> list[LotUse]:
-    terms = {lot.lot_id: term_of(lot.holding_period_start, sold_at, rules) for lot in sale.lots}
+    cutoff = long_term_cutoff(rules, sold_at)
+    terms = {lot.lot_id: term_before(cutoff, rules, lot.holding_period_start) for lot in sale.lots}
     if method is LotMethod.HIFO:
         ordered = sorted(
             sale.lots, key=lambda lot: (-(lot.cost_usd / lot.amount_raw), lot.acquired_at)
@@ -220,40 +234,73 @@ def _pooled_uses(sale: SaleRequest) -> list[LotUse]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Piece:
-    """One straight piece of an asset's boundary path: move `units` raw units of split."""
+class _Side:
+    """One term's lots of one asset, lowest gain per raw unit first, with running sums."""
 
-    slope_key: Decimal
-    sale_index: int
-    units: int
-    """Signed change of k (units taken from the short-term bucket)."""
-    d_short: Decimal
-    d_long: Decimal
+    lots: list[OpenLot]
+    terms: list[Term | None]
+    gains: list[Decimal]
+    """Gain per raw unit as the tax sees it (0 for a tax-free lot)."""
+    cum: list[int]
+    """cum[i]: raw units in lots[:i]."""
+    cum_gain: list[Decimal]
+    """cum_gain[i]: gain of lots[:i] sold whole."""
+    negative_raw: int
+    """Raw units at a loss (they come first)."""
+
+    def gain_of_first(self, amount_raw: int) -> Decimal:
+        """The gain of the `amount_raw` lowest-gain units."""
+        if amount_raw <= 0:
+            return ZERO
+        i = _lot_at(self.cum, amount_raw, upward=False)
+        return self.cum_gain[i] + (amount_raw - self.cum[i]) * self.gains[i]
 
 
-def _prefix_sum(units: Sequence[_Unit], amount_raw: int, gains: str) -> Decimal:
-    total = ZERO
-    left = amount_raw
-    for unit in units:
-        if left <= 0:
-            break
-        piece = min(left, unit.lot.amount_raw)
-        total += piece * (unit.walk_gain if gains == "walk" else unit.unit_gain)
-        left -= piece
-    return total
+def _side(entries: list[tuple[Decimal, Decimal, int, OpenLot, Term | None]]) -> _Side:
+    entries.sort(key=lambda e: (e[0], e[1], e[2]))
+    lots = [e[3] for e in entries]
+    gains = [e[0] for e in entries]
+    cum = [0]
+    cum_gain = [ZERO]
+    negative = 0
+    for lot, gain in zip(lots, gains, strict=True):
+        cum.append(cum[-1] + lot.amount_raw)
+        cum_gain.append(cum_gain[-1] + lot.amount_raw * gain)
+        if gain < 0:
+            negative += lot.amount_raw
+    return _Side(lots, [e[4] for e in entries], gains, cum, cum_gain, negative)
+
+
+def _prepare(
+    sale: SaleRequest, unit_proceeds: Decimal, cutoff: datetime | None, long_term: Term
+) -> tuple[_Side, _Side]:
+    short: list[tuple[Decimal, Decimal, int, OpenLot, Term | None]] = []
+    long: list[tuple[Decimal, Decimal, int, OpenLot, Term | None]] = []
+    for seq, lot in enumerate(sale.lots):
+        if lot.amount_raw <= 0:
+            continue
+        gain = unit_proceeds - lot.cost_usd / lot.amount_raw
+        if cutoff is None:
+            short.append((gain, gain, seq, lot, None))
+        elif lot.holding_period_start < cutoff:
+            walk = ZERO if long_term is Term.EXEMPT else gain
+            long.append((walk, gain, seq, lot, long_term))
+        else:
+            short.append((gain, gain, seq, lot, Term.SHORT))
+    return _side(short), _side(long)
+
+
+# A straight piece of an asset's boundary path:
+# (slope key, sale index, sequence, signed change of k in raw units, d_short, d_long).
+_Piece = tuple[Decimal, int, int, int, Decimal, Decimal]
 
 
 def _boundary_pieces(
-    sale_index: int, short: Sequence[_Unit], long: Sequence[_Unit], q: int, k_a: int, k_b: int
+    sale_index: int, short: _Side, long: _Side, q: int, k_a: int, k_b: int
 ) -> list[_Piece]:
     """The pieces of one asset's boundary path from split k_a to split k_b."""
     pieces: list[_Piece] = []
-    cum_s = [0]
-    for unit in short:
-        cum_s.append(cum_s[-1] + unit.lot.amount_raw)
-    cum_l = [0]
-    for unit in long:
-        cum_l.append(cum_l[-1] + unit.lot.amount_raw)
+    cum_s, cum_l = short.cum, long.cum
     k = k_a
     if k_a < k_b:
         # Add short-term units above k, drop long-term units below q - k.
@@ -261,9 +308,7 @@ def _boundary_pieces(
         j = _lot_at(cum_l, q - k, upward=False)
         while k < k_b:
             d = min(cum_s[i + 1] - k, (q - k) - cum_l[j], k_b - k)
-            ds = d * short[i].walk_gain
-            dl = -d * long[j].walk_gain
-            _append_piece(pieces, sale_index, d, ds, dl)
+            _append_piece(pieces, sale_index, d, d * short.gains[i], -d * long.gains[j])
             k += d
             if k == cum_s[i + 1]:
                 i += 1
@@ -275,9 +320,7 @@ def _boundary_pieces(
         j = _lot_at(cum_l, q - k, upward=True)
         while k > k_b:
             d = min(k - cum_s[i], cum_l[j + 1] - (q - k), k - k_b)
-            ds = -d * short[i].walk_gain
-            dl = d * long[j].walk_gain
-            _append_piece(pieces, sale_index, -d, ds, dl)
+            _append_piece(pieces, sale_index, -d, -d * short.gains[i], d * long.gains[j])
             k -= d
             if k == cum_s[i]:
                 i -= 1
@@ -292,7 +335,7 @@ def _append_piece(
     span = ds - dl
     if span == 0:
         return  # moves nothing in (S, L): any split along it is as good
-    pieces.append(_Piece(ds / span, sale_index, units, ds, dl))
+    pieces.append((ds / span, sale_index, len(pieces), units, ds, dl))
 
 
 def _lot_at(cum: Sequence[int], position: int, *, upward: bool) -> int:
@@ -331,72 +374,72 @@ def _min_tax_uses(
     rates: TaxRates,
     year: TaxYearState,
     sold_at: datetime,
+    prepared: dict[tuple[Address, Decimal], tuple[_Side, _Side]],
 ) -> list[LotUse]:
-    shorts: list[list[_Unit]] = []
-    longs: list[list[_Unit]] = []
+    sides: list[tuple[_Side, _Side]] = []
     splits: list[int] = []
     pieces: list[_Piece] = []
     s = year.base_short_usd
     lg = year.base_long_usd
+    cutoff = long_term_cutoff(rules, sold_at)
+    long_term = Term.EXEMPT if rules.long_term_exempt else Term.LONG
     for index, sale in enumerate(sales):
         unit_proceeds = sale.proceeds_usd / sale.amount_raw if sale.amount_raw else ZERO
-        short: list[_Unit] = []
-        long: list[_Unit] = []
-        for lot in sale.lots:
-            if lot.amount_raw <= 0:
-                continue
-            term = term_of(lot.holding_period_start, sold_at, rules)
-            gain = unit_proceeds - lot.cost_usd / lot.amount_raw
-            if term is None or term is Term.SHORT:
-                short.append(_Unit(lot, term, gain, gain))
-            else:
-                long.append(_Unit(lot, term, gain, ZERO if term is Term.EXEMPT else gain))
-        short.sort(key=lambda u: u.unit_gain)
-        long.sort(key=lambda u: (u.walk_gain, u.unit_gain))
+        key = (sale.asset, unit_proceeds)
+        if key not in prepared:
+            prepared[key] = _prepare(sale, unit_proceeds, cutoff, long_term)
+        short, long = prepared[key]
         q = sale.amount_raw
-        held_s = sum(u.lot.amount_raw for u in short)
-        held_l = sum(u.lot.amount_raw for u in long)
-        k_lo = max(0, q - held_l)
-        k_hi = min(q, held_s)
-        neg_s = sum(u.lot.amount_raw for u in short if u.walk_gain < 0)
-        neg_l = sum(u.lot.amount_raw for u in long if u.walk_gain < 0)
-        k_a = min(max(neg_s, k_lo), k_hi)
-        k_b = min(max(q - neg_l, k_lo), k_hi)
-        s += _prefix_sum(short, k_a, "walk")
-        lg += _prefix_sum(long, q - k_a, "walk")
-        shorts.append(short)
-        longs.append(long)
+        k_lo = max(0, q - long.cum[-1])
+        k_hi = min(q, short.cum[-1])
+        k_a = min(max(short.negative_raw, k_lo), k_hi)
+        k_b = min(max(q - long.negative_raw, k_lo), k_hi)
+        s += short.gain_of_first(k_a)
+        lg += long.gain_of_first(q - k_a)
+        sides.append((short, long))
         splits.append(k_a)
         pieces.extend(_boundary_pieces(index, short, long, q, k_a, k_b))
 
     # Steepest long-term reduction per unit of short-term increase first: the walk then
     # follows the convex boundary from the least-S vertex to the least-L vertex.
-    pieces.sort(key=lambda p: p.slope_key)
+    pieces.sort(key=lambda p: (p[0], p[1], p[2]))
     limit = rates.loss_limit_usd
     best_tax = tax_for_year(rates, s, lg)
     best_piece = -1
     best_t = ZERO
-    for position, piece in enumerate(pieces):
-        for t in _crossings(s, lg, piece.d_short, piece.d_long, limit):
-            value = tax_for_year(rates, s + t * piece.d_short, lg + t * piece.d_long)
+    for position, (_, _, _, _, d_short, d_long) in enumerate(pieces):
+        for t in _crossings(s, lg, d_short, d_long, limit):
+            value = tax_for_year(rates, s + t * d_short, lg + t * d_long)
             if value < best_tax:
                 best_tax, best_piece, best_t = value, position, t
-        s += piece.d_short
-        lg += piece.d_long
+        s += d_short
+        lg += d_long
         value = tax_for_year(rates, s, lg)
         if value < best_tax:
             best_tax, best_piece, best_t = value, position, Decimal(1)
     for piece in pieces[: max(best_piece, 0)]:
-        splits[piece.sale_index] += piece.units
+        splits[piece[1]] += piece[3]
     if best_piece >= 0:
         last = pieces[best_piece]
-        partial = int(abs(last.units) * best_t)
-        splits[last.sale_index] += partial if last.units > 0 else -partial
+        partial = int(abs(last[3]) * best_t)
+        splits[last[1]] += partial if last[3] > 0 else -partial
 
     uses: list[LotUse] = []
     for index, sale in enumerate(sales):
         k = splits[index]
-        terms = {u.lot.lot_id: u.term for u in (*shorts[index], *longs[index])}
-        uses.extend(_take([u.lot for u in shorts[index]], k, sale, terms))
-        uses.extend(_take([u.lot for u in longs[index]], sale.amount_raw - k, sale, terms))
+        short, long = sides[index]
+        uses.extend(_take_side(short, k, sale))
+        uses.extend(_take_side(long, sale.amount_raw - k, sale))
+    return uses
+
+
+def _take_side(side: _Side, amount_raw: int, sale: SaleRequest) -> list[LotUse]:
+    uses: list[LotUse] = []
+    left = amount_raw
+    for lot, term in zip(side.lots, side.terms, strict=True):
+        if left <= 0:
+            break
+        piece = min(left, lot.amount_raw)
+        uses.append(_use(lot, piece, sale, term))
+        left -= piece
     return uses

@@ -1,7 +1,7 @@
 """Tax-aware rebalancing: plan the sales that cure a drift breach with the least tax,
 turn them into swaps per wallet, and decide once the swaps are quoted.
 
-`plan_rebalance` sizes the flows (`strategy.drift.size_rebalance`), chooses the lots of
+`plan_rebalances` sizes the flows (`strategy.drift.size_rebalance`), chooses the lots of
 every overweight asset together with the exact least-tax optimiser
 (`strategy.lotchoice`, which takes losses first and otherwise the gains that cost least
 tax given the year so far), and splits each wallet's sale over the underweight assets
@@ -20,7 +20,7 @@ from decimal import Decimal
 from ledger.ids import Address
 from strategy.drift import DriftBreach, RebalanceFlows, size_rebalance
 from strategy.errors import MissingPrice, QuoteUnavailable
-from strategy.lotchoice import LotChoice, LotUse, SaleRequest, choose_lots, summarise_uses
+from strategy.lotchoice import LotChoice, LotUse, SaleRequest, choose_lots_each, summarise_uses
 from strategy.policy import RebalanceMode, StrategyPolicy
 from strategy.proposals import (
     NoTrade,
@@ -35,7 +35,7 @@ from strategy.proposals import (
 )
 from strategy.quotes import GasPrice, Route, RouteQuote, route_costs
 from strategy.valuation import Valuation
-from strategy.values import ZERO, LotMethod, OpenLot, PortfolioSnapshot, TaxYearState
+from strategy.values import ZERO, LotMethod, PortfolioSnapshot, TaxYearState
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,42 +109,62 @@ def _split_uses(uses: Sequence[LotUse], amounts: Sequence[int]) -> list[tuple[Lo
     return parts
 
 
-def plan_rebalance(
+def plan_rebalances(
     snapshot: PortfolioSnapshot,
     valuation: Valuation,
     breaches: tuple[DriftBreach, ...],
     policy: StrategyPolicy,
-    mode: RebalanceMode,
+    modes: Sequence[RebalanceMode],
     blocked: frozenset[Address],
-) -> RebalancePlan | NoTrade:
-    """Plan the least-tax rebalance that cures `breaches` in `mode` (TARGET or BAND_EDGE).
+) -> list[RebalancePlan | NoTrade]:
+    """Plan the least-tax rebalance that cures `breaches`, once per mode (TARGET or
+    BAND_EDGE); the lots of each sold asset are sorted once for all modes.
 
     Raises:
         InsufficientHoldings: never in practice (sales are sized from the holdings).
     """
-    flows = size_rebalance(valuation, breaches, mode, policy.rebalance.edge_buffer, blocked)
-    if not flows.sells_usd or not flows.buys_usd:
-        return NoTrade(
-            ProposalKind.REBALANCE,
-            NoTradeReason.NO_BUY_CANDIDATE,
-            figures=(("mode", mode.value), ("blocked_asset_count", str(len(blocked)))),
-        )
-    lots_by_asset: dict[Address, list[OpenLot]] = {}
-    sold = {asset for asset, _ in flows.sells_usd}
-    for lv in valuation.lots:
-        if lv.lot.asset in sold:
-            lots_by_asset.setdefault(lv.lot.asset, []).append(lv.lot)
-    sales: list[SaleRequest] = []
-    for asset, value in flows.sells_usd:
-        holding = valuation.holding(asset)
-        assert holding is not None  # sized from the holdings
-        amount = min(int(value / holding.raw_price_usd), holding.amount_raw)
-        if amount > 0:
-            proceeds = amount * holding.raw_price_usd
-            sales.append(SaleRequest(asset, amount, proceeds, tuple(lots_by_asset[asset])))
-    choice = choose_lots(
-        LotMethod.MIN_TAX, sales, policy.rules, policy.rates, snapshot.year, snapshot.taken_at
+    sized: list[tuple[RebalanceMode, RebalanceFlows, list[SaleRequest]]] = []
+    results: dict[RebalanceMode, RebalancePlan | NoTrade] = {}
+    for mode in modes:
+        flows = size_rebalance(valuation, breaches, mode, policy.rebalance.edge_buffer, blocked)
+        if not flows.sells_usd or not flows.buys_usd:
+            results[mode] = NoTrade(
+                ProposalKind.REBALANCE,
+                NoTradeReason.NO_BUY_CANDIDATE,
+                figures=(("mode", mode.value), ("blocked_asset_count", str(len(blocked)))),
+            )
+            continue
+        sales: list[SaleRequest] = []
+        for asset, value in flows.sells_usd:
+            holding = valuation.holding(asset)
+            assert holding is not None  # sized from the holdings
+            amount = min(int(value / holding.raw_price_usd), holding.amount_raw)
+            if amount > 0:
+                proceeds = amount * holding.raw_price_usd
+                sales.append(SaleRequest(asset, amount, proceeds, valuation.lots_by_asset[asset]))
+        sized.append((mode, flows, sales))
+    choices = choose_lots_each(
+        LotMethod.MIN_TAX,
+        [sales for _, _, sales in sized],
+        policy.rules,
+        policy.rates,
+        snapshot.year,
+        snapshot.taken_at,
     )
+    for (mode, flows, sales), choice in zip(sized, choices, strict=True):
+        results[mode] = _plan_trades(snapshot, breaches, policy, mode, flows, sales, choice)
+    return [results[mode] for mode in modes]
+
+
+def _plan_trades(
+    snapshot: PortfolioSnapshot,
+    breaches: tuple[DriftBreach, ...],
+    policy: StrategyPolicy,
+    mode: RebalanceMode,
+    flows: RebalanceFlows,
+    sales: list[SaleRequest],
+    choice: LotChoice,
+) -> RebalancePlan | NoTrade:
     # Each (wallet, asset) sale is spread over the buys in order (north-west corner).
     total_buy = sum((v for _, v in flows.buys_usd), ZERO)
     total_sell = sum((s.proceeds_usd for s in sales), ZERO)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ledger.ids import Address
@@ -34,7 +34,7 @@ from strategy.quotes import (
     Route,
     RouteQuote,
 )
-from strategy.rebalance import RebalancePlan, decide_rebalance, plan_rebalance
+from strategy.rebalance import RebalancePlan, decide_rebalance, plan_rebalances
 from strategy.tax import with_realised
 from strategy.valuation import Valuation, raw_price, value_portfolio
 from strategy.values import PortfolioSnapshot
@@ -46,7 +46,7 @@ Decision = Proposal | NoTrade
 class ScanPlan:
     """What a scan will decide on, and the routes it needs quoted first."""
 
-    snapshot: PortfolioSnapshot
+    snapshot: PortfolioSnapshot = field(repr=False)
     valuation: Valuation
     breaches: tuple[DriftBreach, ...]
     rebalance_plans: tuple[RebalancePlan, ...]
@@ -84,8 +84,8 @@ def plan_scan(snapshot: PortfolioSnapshot, policy: StrategyPolicy) -> ScanPlan:
             if mode is RebalanceMode.AUTO
             else (mode,)
         )
-        for each in modes:
-            planned = plan_rebalance(snapshot, valuation, breaches, policy, each, blocked)
+        planned_all = plan_rebalances(snapshot, valuation, breaches, policy, modes, blocked)
+        for planned in planned_all:
             if isinstance(planned, NoTrade):
                 no_trades.append(planned)
             elif planned.fingerprint in snapshot.open_fingerprints:

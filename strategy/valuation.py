@@ -8,7 +8,8 @@ but carry no weight.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -22,7 +23,7 @@ from strategy.values import (
     PortfolioSnapshot,
     Targets,
     Term,
-    term_of,
+    long_term_cutoff,
 )
 
 
@@ -32,13 +33,10 @@ class LotValuation:
 
     lot: OpenLot
     value_usd: Decimal
+    unrealised_usd: Decimal
+    """Gain (negative: loss) a sale at the current price would realise, before costs."""
     term: Term | None
     """The term a sale now would have (None: the jurisdiction has no terms)."""
-
-    @property
-    def unrealised_usd(self) -> Decimal:
-        """Gain (negative: loss) a sale at the current price would realise, before costs."""
-        return self.value_usd - self.lot.cost_usd
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,21 +61,44 @@ class Holding:
 
 @dataclass(frozen=True, slots=True)
 class Valuation:
-    """The portfolio at `valued_at`."""
+    """The portfolio at `valued_at`.
+
+    Lots are kept per asset and valued on demand (`value_lot`, `lots`): a scan over a
+    hundred thousand lots only builds values for the few it acts on.
+    """
 
     valued_at: datetime
     managed_value_usd: Decimal
     holdings: tuple[Holding, ...]
-    lots: tuple[LotValuation, ...]
     unpriced_assets: tuple[Address, ...]
     """Unmanaged assets held without a price: left out of every figure."""
+    lots_by_asset: Mapping[Address, tuple[OpenLot, ...]] = field(repr=False)
+    """Open lots of every priced asset (all wallets)."""
+    long_term_cutoff: datetime | None
+    """Lots whose holding period started before this are long term (or exempt)."""
+    long_term: Term
+    """`Term.LONG`, or `Term.EXEMPT` where long-held disposals are tax free."""
+    by_asset: Mapping[Address, Holding] = field(default_factory=dict, repr=False)
 
     def holding(self, asset: Address) -> Holding | None:
         """The holding of `asset`, or None when it is neither held nor managed."""
-        for holding in self.holdings:
-            if holding.asset == asset:
-                return holding
-        return None
+        return self.by_asset.get(asset)
+
+    def term_of(self, lot: OpenLot) -> Term | None:
+        """The term a sale of `lot` now would have."""
+        if self.long_term_cutoff is None:
+            return None
+        return self.long_term if lot.holding_period_start < self.long_term_cutoff else Term.SHORT
+
+    def value_lot(self, lot: OpenLot) -> LotValuation:
+        """`lot` at the current price (its asset must be priced)."""
+        value = lot.amount_raw * self.by_asset[lot.asset].raw_price_usd
+        return LotValuation(lot, value, value - lot.cost_usd, self.term_of(lot))
+
+    @property
+    def lots(self) -> tuple[LotValuation, ...]:
+        """Every priced open lot, valued (builds one value per lot)."""
+        return tuple(self.value_lot(lot) for lots in self.lots_by_asset.values() for lot in lots)
 
 
 def raw_price(snapshot: PortfolioSnapshot, asset: Address) -> Decimal:
@@ -107,36 +128,30 @@ def value_portfolio(
     """
     now = snapshot.taken_at
     managed = {t.asset: t for t in targets.assets}
-    prices: dict[Address, Decimal | None] = {}
+    prices: dict[Address, Decimal] = {}
     for asset in managed:
         prices[asset] = raw_price(snapshot, asset)
-    amounts: dict[Address, int] = dict.fromkeys(managed, 0)
-    values: dict[Address, Decimal] = dict.fromkeys(managed, ZERO)
-    costs: dict[Address, Decimal] = dict.fromkeys(managed, ZERO)
-    lot_values: list[LotValuation] = []
-    term_cache: dict[datetime, Term | None] = {}
-    unpriced: set[Address] = set()
+    by_asset: dict[Address, list[OpenLot]] = {asset: [] for asset in managed}
     for lot in snapshot.lots:
-        asset = lot.asset
+        by_asset.setdefault(lot.asset, []).append(lot)
+    cutoff = long_term_cutoff(rules, now)
+    long_term = Term.EXEMPT if rules.long_term_exempt else Term.LONG
+    amounts: dict[Address, int] = {}
+    values: dict[Address, Decimal] = {}
+    costs: dict[Address, Decimal] = {}
+    unpriced: list[Address] = []
+    priced_lots: dict[Address, tuple[OpenLot, ...]] = {}
+    for asset, lots in by_asset.items():
         if asset not in prices:
             try:
                 prices[asset] = raw_price(snapshot, asset)
             except (MissingPrice, UnknownAsset):
-                prices[asset] = None
-        price = prices[asset]
-        if price is None:
-            unpriced.add(asset)
-            continue
-        value = lot.amount_raw * price
-        start = lot.holding_period_start
-        if start in term_cache:
-            term = term_cache[start]
-        else:
-            term = term_cache[start] = term_of(start, now, rules)
-        lot_values.append(LotValuation(lot, value, term))
-        amounts[asset] = amounts.get(asset, 0) + lot.amount_raw
-        values[asset] = values.get(asset, ZERO) + value
-        costs[asset] = costs.get(asset, ZERO) + lot.cost_usd
+                unpriced.append(asset)
+                continue
+        amounts[asset] = sum(lot.amount_raw for lot in lots)
+        values[asset] = amounts[asset] * prices[asset]
+        costs[asset] = sum((lot.cost_usd for lot in lots), ZERO)
+        priced_lots[asset] = tuple(lots)
     managed_total = sum((values[a] for a in managed), ZERO)
     holdings: list[Holding] = []
     for asset, value in values.items():
@@ -144,11 +159,16 @@ def value_portfolio(
         weight = None
         if target is not None:
             weight = value / managed_total if managed_total > 0 else ZERO
-        asset_price = prices[asset]
-        assert asset_price is not None  # values only holds priced assets
         holdings.append(
-            Holding(asset, amounts[asset], value, costs[asset], asset_price, weight, target)
+            Holding(asset, amounts[asset], value, costs[asset], prices[asset], weight, target)
         )
     return Valuation(
-        now, managed_total, tuple(holdings), tuple(lot_values), tuple(sorted(unpriced))
+        valued_at=now,
+        managed_value_usd=managed_total,
+        holdings=tuple(holdings),
+        unpriced_assets=tuple(sorted(unpriced)),
+        lots_by_asset=priced_lots,
+        long_term_cutoff=cutoff,
+        long_term=long_term,
+        by_asset={h.asset: h for h in holdings},
     )

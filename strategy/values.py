@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import NewType
 
 from ledger.engine.values import Jurisdiction, LotMethod, Term
@@ -47,8 +48,9 @@ __all__ = [
     "TaxRates",
     "TaxYearState",
     "Term",
-    "add_years",
+    "long_term_cutoff",
     "rules_for",
+    "term_before",
     "term_of",
 ]
 
@@ -126,16 +128,16 @@ def _preset(code: Jurisdiction, wash_sale: bool) -> JurisdictionRules:
     return JurisdictionRules(code, LotOrder.CHOICE, None, False, None, False, None)
 
 
-def add_years(moment: datetime, years: int) -> datetime:
-    """`moment` moved by whole calendar years (29 February becomes 28 February).
+def long_term_cutoff(rules: JurisdictionRules, sold_at: datetime) -> datetime | None:
+    """Lots whose holding period started before this instant (UTC) are long term (or
+    exempt) in a sale at `sold_at`; the rest are short term. None: no terms.
+
+    One comparison per lot instead of a calendar computation per lot.
 
     Raises:
         Nothing.
     """
-    try:
-        return moment.replace(year=moment.year + years)
-    except ValueError:
-        return moment.replace(year=moment.year + years, day=28)
+    return _cutoff_on(rules, sold_at.astimezone(UTC).date())
 
 
 def term_of(
@@ -147,15 +149,48 @@ def term_of(
     Raises:
         Nothing.
     """
-    if rules.long_term_after_years is None:
+    cutoff = long_term_cutoff(rules, sold_at)
+    return term_before(cutoff, rules, holding_period_start)
+
+
+def term_before(
+    cutoff: datetime | None, rules: JurisdictionRules, holding_period_start: datetime
+) -> Term | None:
+    """The term of a lot given the sale's `long_term_cutoff`.
+
+    Raises:
+        Nothing.
+    """
+    if cutoff is None:
         return None
-    if rules.long_term_after_days is not None:
-        deadline = holding_period_start.date() + timedelta(days=rules.long_term_after_days)
-    else:
-        deadline = add_years(holding_period_start, rules.long_term_after_years).date()
-    if sold_at.date() > deadline:
+    if holding_period_start < cutoff:
         return Term.EXEMPT if rules.long_term_exempt else Term.LONG
     return Term.SHORT
+
+
+def _deadline(rules: JurisdictionRules, start: date) -> date:
+    """The last sale date on which a lot whose holding period began on `start` is short."""
+    if rules.long_term_after_days is not None:
+        return start + timedelta(days=rules.long_term_after_days)
+    years = rules.long_term_after_years or 0
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:  # 29 February: the anniversary is 28 February
+        return date(start.year + years, 2, 28)
+
+
+@lru_cache(maxsize=1024)
+def _cutoff_on(rules: JurisdictionRules, sold: date) -> datetime | None:
+    if rules.long_term_after_years is None:
+        return None
+    # The deadline grows with the start date: find the first start that is still short.
+    if rules.long_term_after_days is not None:
+        first_short = sold - timedelta(days=rules.long_term_after_days)
+    else:
+        first_short = sold - timedelta(days=366 * rules.long_term_after_years + 2)
+        while _deadline(rules, first_short) < sold:
+            first_short += timedelta(days=1)
+    return datetime(first_short.year, first_short.month, first_short.day, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +351,7 @@ class PortfolioSnapshot:
     taken_at: datetime
     assets: Mapping[Address, Asset]
     prices: Mapping[Address, Price]
-    lots: tuple[OpenLot, ...]
+    lots: tuple[OpenLot, ...] = field(repr=False)
     year: TaxYearState
     recent_acquisitions: tuple[Acquisition, ...] = ()
     """Acquisitions in the last few weeks whose lots may already be closed."""
