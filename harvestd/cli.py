@@ -28,6 +28,7 @@ COMMAND_MODULES: Final[tuple[str, ...]] = (
     "harvestd.commands.config",
     # one line per command module; append below
     "harvestd.commands.demo",
+    "harvestd.commands.basis",
 )
 
 
