@@ -55,7 +55,13 @@ from ledger.store.derived import (
     load_lots,
     replace_derived,
 )
-from ledger.store.eventlog import add_events, count_events, load_events, relabel_event
+from ledger.store.eventlog import (
+    add_events,
+    count_events,
+    load_events,
+    relabel_event,
+    set_event_value,
+)
 from ledger.store.executions import (
     advance_execution,
     count_attempts,
@@ -166,6 +172,7 @@ __all__ = [
     "rollback_to_block",
     "set_chain_state",
     "set_checkpoint",
+    "set_event_value",
     "set_next_nonce",
     "update_proposal_status",
     "upgrade",

@@ -35,7 +35,10 @@ def upsert_chain(session: Session, chain_id: ChainId, name: str, native_symbol: 
 
 def list_chain_ids(session: Session) -> list[ChainId]:
     """Every registered chain id, ascending."""
-    return [ChainId(row) for row in session.exec(select(ChainRow.chain_id).order_by(col(ChainRow.chain_id)))]
+    return [
+        ChainId(row)
+        for row in session.exec(select(ChainRow.chain_id).order_by(col(ChainRow.chain_id)))
+    ]
 
 
 def set_chain_state(
@@ -89,9 +92,7 @@ def upsert_wallets(session: Session, wallets: Iterable[WalletRecord]) -> None:
     Raises:
         StoreError: the database refused the write.
     """
-    values = [
-        {"address": w.address, "label": w.label, "created_at": now_utc()} for w in wallets
-    ]
+    values = [{"address": w.address, "label": w.label, "created_at": now_utc()} for w in wallets]
     if not values:
         return
     stmt = upsert_statement(session, WalletRow)
@@ -133,7 +134,14 @@ def upsert_assets(session: Session, assets: Iterable[AssetRecord]) -> None:
         index_elements=["chain_id", "address"],
         set_={
             name: getattr(stmt.excluded, name)
-            for name in ("symbol", "decimals", "is_spam", "is_unpriceable", "is_hostile", "updated_at")
+            for name in (
+                "symbol",
+                "decimals",
+                "is_spam",
+                "is_unpriceable",
+                "is_hostile",
+                "updated_at",
+            )
         },
     )
     session.exec(stmt, params=values)

@@ -119,7 +119,11 @@ def find_fork_point(
     if not canonical:
         return None
     stored = load_block_hashes(session, chain_id, min(canonical), max(canonical))
-    agreeing = [n for n, h in canonical.items() if stored.get(n) is not None and stored[n].lower() == h.lower()]
+    agreeing = [
+        n
+        for n, h in canonical.items()
+        if stored.get(n) is not None and stored[n].lower() == h.lower()
+    ]
     return max(agreeing) if agreeing else None
 
 
@@ -220,7 +224,9 @@ def rollback_to_block(session: Session, chain_id: ChainId, block: BlockNumber) -
         )
     ).rowcount
     prices = session.exec(
-        delete(PriceRow).where(col(PriceRow.chain_id) == chain_id, col(PriceRow.block_number) > block)
+        delete(PriceRow).where(
+            col(PriceRow.chain_id) == chain_id, col(PriceRow.block_number) > block
+        )
     ).rowcount
     doomed = select(DisposalRow.id).where(
         col(DisposalRow.chain_id) == chain_id, col(DisposalRow.block_number) > block
@@ -257,12 +263,16 @@ def rollback_to_block(session: Session, chain_id: ChainId, block: BlockNumber) -
         rewound = session.exec(delete(IndexCheckpointRow).where(over)).rowcount
     session.exec(
         update(ChainStateRow)
-        .where(col(ChainStateRow.chain_id) == chain_id, col(ChainStateRow.head_block_number) > block)
+        .where(
+            col(ChainStateRow.chain_id) == chain_id, col(ChainStateRow.head_block_number) > block
+        )
         .values(head_block_number=block, updated_at=now_utc())
     )
     session.exec(
         update(ChainStateRow)
-        .where(col(ChainStateRow.chain_id) == chain_id, col(ChainStateRow.safe_block_number) > block)
+        .where(
+            col(ChainStateRow.chain_id) == chain_id, col(ChainStateRow.safe_block_number) > block
+        )
         .values(safe_block_number=block)
     )
     session.expire_all()

@@ -233,9 +233,11 @@ class Store:
         Raises:
             StoreError: a database error inside the block or at commit, translated.
         """
-        with translated_errors(operation, self.url), Session(
-            self._writer, expire_on_commit=False, autoflush=True
-        ) as session, session.begin():
+        with (
+            translated_errors(operation, self.url),
+            Session(self._writer, expire_on_commit=False, autoflush=True) as session,
+            session.begin(),
+        ):
             yield session
 
     @contextmanager
@@ -246,9 +248,10 @@ class Store:
         Raises:
             StoreError: a database error inside the block, translated.
         """
-        with translated_errors(operation, self.url), Session(
-            self._reader, expire_on_commit=False
-        ) as session:
+        with (
+            translated_errors(operation, self.url),
+            Session(self._reader, expire_on_commit=False) as session,
+        ):
             try:
                 yield session
             finally:

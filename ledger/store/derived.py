@@ -270,7 +270,9 @@ def load_disposals(
     if until is not None:
         filters.append(col(DisposalRow.disposed_at) < until)
     rows = session.exec(
-        select(DisposalRow).where(*filters).order_by(col(DisposalRow.disposed_at), col(DisposalRow.id))
+        select(DisposalRow)
+        .where(*filters)
+        .order_by(col(DisposalRow.disposed_at), col(DisposalRow.id))
     ).all()
     matches: dict[int, list[DisposalMatchRecord]] = defaultdict(list)
     if rows:

@@ -149,9 +149,7 @@ def removal_records(
     )
 
 
-def derived_from_result(
-    result: LedgerResult, sources: Mapping[str, SourceRef]
-) -> DerivedLedger:
+def derived_from_result(result: LedgerResult, sources: Mapping[str, SourceRef]) -> DerivedLedger:
     """Everything a replay derived, as the records `replace_derived` stores.
 
     Raises:

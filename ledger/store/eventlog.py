@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func
@@ -189,21 +190,13 @@ def load_events(
 
 def count_events(session: Session, chain_id: ChainId) -> int:
     """How many events are stored for a chain."""
-    stmt = select(func.count()).select_from(LedgerEventRow).where(
-        LedgerEventRow.chain_id == chain_id
+    stmt = (
+        select(func.count()).select_from(LedgerEventRow).where(LedgerEventRow.chain_id == chain_id)
     )
     return int(session.exec(stmt).one())
 
 
-def relabel_event(
-    session: Session, ref: ChainRef, leg: int, wallet: Address, label: Label
-) -> LedgerEvent:
-    """Set the user's label on one event; any label but UNREVIEWED clears needs_review.
-
-    Raises:
-        NotFound: no stored event has that identity.
-        StoreError: the database refused the write.
-    """
+def _find_row(session: Session, ref: ChainRef, leg: int, wallet: Address) -> LedgerEventRow:
     row = session.exec(
         select(LedgerEventRow).where(
             LedgerEventRow.chain_id == ref.chain_id,
@@ -218,6 +211,37 @@ def relabel_event(
             "ledger event",
             f"chain {ref.chain_id} tx {ref.tx_hash} log {ref.log_index} leg {leg} wallet {wallet}",
         )
+    return row
+
+
+def set_event_value(
+    session: Session, ref: ChainRef, leg: int, wallet: Address, value_usd: Decimal
+) -> LedgerEvent:
+    """Give a booked event the market value found later (clears `price_missing`).
+
+    Raises:
+        NotFound: no stored event has that identity.
+        UnstorableValue: a float or non-finite value.
+        StoreError: the database refused the write.
+    """
+    row = _find_row(session, ref, leg, wallet)
+    row.value_usd = value_usd
+    row.price_missing = False
+    session.add(row)
+    session.flush()
+    return event_from_row(row)
+
+
+def relabel_event(
+    session: Session, ref: ChainRef, leg: int, wallet: Address, label: Label
+) -> LedgerEvent:
+    """Set the user's label on one event; any label but UNREVIEWED clears needs_review.
+
+    Raises:
+        NotFound: no stored event has that identity.
+        StoreError: the database refused the write.
+    """
+    row = _find_row(session, ref, leg, wallet)
     row.label = Label(label).value
     if Label(label) is not Label.UNREVIEWED:
         row.needs_review = False

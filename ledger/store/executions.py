@@ -185,9 +185,7 @@ def get_next_nonce(session: Session, chain_id: ChainId, address: Address) -> int
     return None if row is None else row.next_nonce
 
 
-def reserve_nonce(
-    session: Session, chain_id: ChainId, address: Address, chain_nonce: int
-) -> int:
+def reserve_nonce(session: Session, chain_id: ChainId, address: Address, chain_nonce: int) -> int:
     """Take the next nonce for a sender: max(stored, `chain_nonce`), then store it + 1.
 
     `chain_nonce` is the node's pending transaction count for the address. The row is

@@ -193,9 +193,7 @@ def expire_proposals(session: Session, now: datetime | None = None) -> list[str]
     rows = session.exec(
         select(ProposalRow)
         .where(
-            col(ProposalRow.status).in_(
-                [ProposalStatus.OPEN.value, ProposalStatus.APPROVED.value]
-            ),
+            col(ProposalRow.status).in_([ProposalStatus.OPEN.value, ProposalStatus.APPROVED.value]),
             col(ProposalRow.expires_at).is_not(None),
             col(ProposalRow.expires_at) <= when,
         )

@@ -75,7 +75,9 @@ class ChainRow(StoreModel, table=True):
 
     __tablename__ = "chain"
 
-    chain_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    chain_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
     name: str = Field(sa_type=String(64))
     native_symbol: str = Field(sa_type=String(16))
     created_at: datetime = Field(sa_type=UtcTimestamp)
@@ -86,7 +88,9 @@ class ChainStateRow(StoreModel, table=True):
 
     __tablename__ = "chain_state"
 
-    chain_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    chain_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
     head_block_number: int = Field(sa_type=BigInteger)
     safe_block_number: int | None = Field(default=None, sa_type=BigInteger)
     updated_at: datetime = Field(sa_type=UtcTimestamp)
@@ -107,7 +111,9 @@ class AssetRow(StoreModel, table=True):
 
     __tablename__ = "asset"
 
-    chain_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    chain_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
     address: str = Field(sa_type=_ADDRESS, primary_key=True)
     symbol: str = Field(sa_type=String(64))
     decimals: int = Field(sa_type=Integer)
@@ -122,8 +128,12 @@ class BlockRow(StoreModel, table=True):
 
     __tablename__ = "block"
 
-    chain_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
-    number: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    chain_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    number: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
     hash: str = Field(sa_type=_HASH)
     parent_hash: str = Field(sa_type=_HASH)
     timestamp: datetime = Field(sa_type=UtcTimestamp)
@@ -192,7 +202,9 @@ class IndexCheckpointRow(StoreModel, table=True):
 
     __tablename__ = "index_checkpoint"
 
-    chain_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    chain_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
     stream: str = Field(sa_type=String(64), primary_key=True)
     block_number: int = Field(sa_type=BigInteger)
     block_hash: str = Field(sa_type=_HASH)
@@ -395,7 +407,9 @@ class NonceRow(StoreModel, table=True):
 
     __tablename__ = "nonce"
 
-    chain_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    chain_id: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
     address: str = Field(sa_type=_ADDRESS, primary_key=True)
     next_nonce: int = Field(sa_type=BigInteger)
     updated_at: datetime = Field(sa_type=UtcTimestamp)

@@ -78,6 +78,7 @@ from ledger.store import (
     reserve_nonce,
     rollback_to_block,
     set_checkpoint,
+    set_event_value,
     update_proposal_status,
     upgrade,
     upsert_assets,
@@ -122,8 +123,16 @@ def ref(block: int, tx: int, log: int, chain: ChainId = CHAIN, fork: str = "a") 
     return ChainRef(chain, BlockNumber(block), block_hash(block, fork), tx_hash(tx), LogIndex(log))
 
 
-def receive(block: int, tx: int, log: int, amount: int, *, wallet: Address = ALICE,
-            value: Decimal | None = Decimal("100"), chain: ChainId = CHAIN) -> LedgerEvent:
+def receive(
+    block: int,
+    tx: int,
+    log: int,
+    amount: int,
+    *,
+    wallet: Address = ALICE,
+    value: Decimal | None = Decimal("100"),
+    chain: ChainId = CHAIN,
+) -> LedgerEvent:
     return LedgerEvent(
         ref=ref(block, tx, log, chain),
         leg=0,
@@ -141,89 +150,155 @@ def receive(block: int, tx: int, log: int, amount: int, *, wallet: Address = ALI
 
 def swap_pair(block: int, tx: int) -> list[LedgerEvent]:
     audit = SwapAudit("uniswap_v2", POOL, WETH, USDC, 10**18, 2_500 * 10**6)
-    base = {
-        "timestamp": T0 + timedelta(minutes=block),
-        "wallet": ALICE,
-        "value_usd": Decimal("2500.123456789012345678"),
-        "group": tx_hash(tx),
-        "swap": audit,
-    }
-    out = LedgerEvent(ref=ref(block, tx, 3), leg=0, kind=EventKind.SWAP_OUT, asset=WETH,
-                      amount_raw=10**18, fee_usd=Decimal("1.25"), **base)  # type: ignore[arg-type]
-    into = LedgerEvent(ref=ref(block, tx, 3), leg=1, kind=EventKind.SWAP_IN, asset=USDC,
-                       amount_raw=2_500 * 10**6, **base)  # type: ignore[arg-type]
+    out = LedgerEvent(
+        ref=ref(block, tx, 3),
+        leg=0,
+        timestamp=T0 + timedelta(minutes=block),
+        kind=EventKind.SWAP_OUT,
+        wallet=ALICE,
+        asset=WETH,
+        amount_raw=10**18,
+        value_usd=Decimal("2500.123456789012345678"),
+        fee_usd=Decimal("1.25"),
+        group=tx_hash(tx),
+        swap=audit,
+    )
+    into = replace(
+        out, leg=1, kind=EventKind.SWAP_IN, asset=USDC, amount_raw=2_500 * 10**6, fee_usd=Decimal(0)
+    )
     return [out, into]
 
 
 def gas(block: int, tx: int) -> LedgerEvent:
     return LedgerEvent(
-        ref=ref(block, tx, -1), leg=0, timestamp=T0 + timedelta(minutes=block),
-        kind=EventKind.GAS, wallet=ALICE, asset=NATIVE_ASSET, amount_raw=21_000 * 10**9,
+        ref=ref(block, tx, -1),
+        leg=0,
+        timestamp=T0 + timedelta(minutes=block),
+        kind=EventKind.GAS,
+        wallet=ALICE,
+        asset=NATIVE_ASSET,
+        amount_raw=21_000 * 10**9,
         value_usd=Decimal("0.05"),
     )
 
 
 def blocks(first: int, last: int, fork: str = "a") -> list[BlockRecord]:
     return [
-        BlockRecord(CHAIN, BlockNumber(n), block_hash(n, fork), block_hash(n - 1, fork),
-                    T0 + timedelta(minutes=n))
+        BlockRecord(
+            CHAIN,
+            BlockNumber(n),
+            block_hash(n, fork),
+            block_hash(n - 1, fork),
+            T0 + timedelta(minutes=n),
+        )
         for n in range(first, last + 1)
     ]
 
 
 def source(block: int, tx: int, log: int) -> SourceRef:
-    return SourceRef(f"{CHAIN}:{tx_hash(tx)}:{log}:0", BlockNumber(block), block_hash(block),
-                     tx_hash(tx), LogIndex(log))
+    return SourceRef(
+        f"{CHAIN}:{tx_hash(tx)}:{log}:0",
+        BlockNumber(block),
+        block_hash(block),
+        tx_hash(tx),
+        LogIndex(log),
+    )
 
 
-def lot(lot_id: str, block: int, amount: int, cost: str, *,
-        wallet: Address | None = ALICE) -> LotRecord:
+def lot(
+    lot_id: str, block: int, amount: int, cost: str, *, wallet: Address | None = ALICE
+) -> LotRecord:
     return LotRecord(
-        lot_id=lot_id, wallet=wallet, asset=USDC, amount_raw=amount, cost_usd=Decimal(cost),
-        remaining_raw=amount // 2, remaining_cost_usd=Decimal(cost) / 2,
-        acquired_at=T0 + timedelta(minutes=block), holding_period_start=T0,
+        lot_id=lot_id,
+        wallet=wallet,
+        asset=USDC,
+        amount_raw=amount,
+        cost_usd=Decimal(cost),
+        remaining_raw=amount // 2,
+        remaining_cost_usd=Decimal(cost) / 2,
+        acquired_at=T0 + timedelta(minutes=block),
+        holding_period_start=T0,
         source=source(block, block, 0),
     )
 
 
 def disposal(disposal_id: str, block: int, lots: list[str]) -> DisposalRecord:
     matches = tuple(
-        DisposalMatchRecord(lot_id=lot_id, rule="hifo", amount_raw=10 + i,
-                            cost_usd=Decimal("5.5"), proceeds_usd=Decimal("7.25"),
-                            gain_usd=Decimal("1.75"), term=DisposalTerm.SHORT,
-                            origin=f"ev-{lot_id}", acquired_at=T0 + timedelta(days=i),
-                            holding_period_start=T0)
+        DisposalMatchRecord(
+            lot_id=lot_id,
+            rule="hifo",
+            amount_raw=10 + i,
+            cost_usd=Decimal("5.5"),
+            proceeds_usd=Decimal("7.25"),
+            gain_usd=Decimal("1.75"),
+            term=DisposalTerm.SHORT,
+            origin=f"ev-{lot_id}",
+            acquired_at=T0 + timedelta(days=i),
+            holding_period_start=T0,
+        )
         for i, lot_id in enumerate(lots)
     )
     return DisposalRecord(
-        disposal_id=disposal_id, wallet=ALICE, asset=USDC, amount_raw=21,
-        disposed_at=T0 + timedelta(minutes=block), proceeds_usd=Decimal("14.5"),
-        cost_usd=Decimal("11"), gain_usd=Decimal("3.5"), term=DisposalTerm.MIXED,
-        disallowed_loss_usd=Decimal(0), reportable_gain_usd=Decimal("3.5"),
-        source=source(block, block, 1), matches=matches, event_ids=(f"ev-{disposal_id}",),
+        disposal_id=disposal_id,
+        wallet=ALICE,
+        asset=USDC,
+        amount_raw=21,
+        disposed_at=T0 + timedelta(minutes=block),
+        proceeds_usd=Decimal("14.5"),
+        cost_usd=Decimal("11"),
+        gain_usd=Decimal("3.5"),
+        term=DisposalTerm.MIXED,
+        disallowed_loss_usd=Decimal(0),
+        reportable_gain_usd=Decimal("3.5"),
+        source=source(block, block, 1),
+        matches=matches,
+        event_ids=(f"ev-{disposal_id}",),
     )
 
 
-def proposal(pid: str, fingerprint: str, *, status: ProposalStatus = ProposalStatus.OPEN,
-             expires_at: datetime | None = None) -> ProposalRecord:
+def proposal(
+    pid: str,
+    fingerprint: str,
+    *,
+    status: ProposalStatus = ProposalStatus.OPEN,
+    expires_at: datetime | None = None,
+) -> ProposalRecord:
     return ProposalRecord(
-        id=pid, kind="harvest", status=status, fingerprint=fingerprint, chain_id=CHAIN,
-        wallet=ALICE, reason="loss 812.40 USD beats cost 3.10 USD by margin",
-        created_at=T0, updated_at=T0, expires_at=expires_at,
+        id=pid,
+        kind="harvest",
+        status=status,
+        fingerprint=fingerprint,
+        chain_id=CHAIN,
+        wallet=ALICE,
+        reason="loss 812.40 USD beats cost 3.10 USD by margin",
+        created_at=T0,
+        updated_at=T0,
+        expires_at=expires_at,
         expected_short_term_gain_usd=Decimal("-812.40"),
         expected_long_term_gain_usd=Decimal("0"),
         expected_exempt_gain_usd=Decimal("0"),
-        expected_tax_effect_usd=Decimal("-300.588"), expected_cost_usd=Decimal("3.10"),
+        expected_tax_effect_usd=Decimal("-300.588"),
+        expected_cost_usd=Decimal("3.10"),
         trade_count=2,
-        details={"trades": [{"sell": USDC, "amount_raw": 2**200, "min_out_raw": 1}],
-                 "lots": ["lot-1", "lot-2"], "tax_rate": Decimal("0.37")},
+        details={
+            "trades": [{"sell": USDC, "amount_raw": 2**200, "min_out_raw": 1}],
+            "lots": ["lot-1", "lot-2"],
+            "tax_rate": Decimal("0.37"),
+        },
     )
 
 
 def trade(pid: str, index: int = 0) -> NewExecution:
-    return NewExecution(proposal_id=pid, trade_index=index, chain_id=CHAIN, from_address=ALICE,
-                        token_in=USDC, token_out=WETH, amount_in_raw=2_500 * 10**6,
-                        min_amount_out_raw=99 * 10**16)
+    return NewExecution(
+        proposal_id=pid,
+        trade_index=index,
+        chain_id=CHAIN,
+        from_address=ALICE,
+        token_in=USDC,
+        token_out=WETH,
+        amount_in_raw=2_500 * 10**6,
+        min_amount_out_raw=99 * 10**16,
+    )
 
 
 class TestStore:
@@ -244,8 +319,16 @@ class TestStore:
 
     @pytest.mark.parametrize(
         "value",
-        ["0", "1E-30", "0.000000000000000001", "-0.01", "-123456789.987654321",
-         "123456789012345678901234567890.123456789012345678", "1E+40", "2500"],
+        [
+            "0",
+            "1E-30",
+            "0.000000000000000001",
+            "-0.01",
+            "-123456789.987654321",
+            "123456789012345678901234567890.123456789012345678",
+            "1E+40",
+            "2500",
+        ],
     )
     def test_usd_decimal_round_trips(self, store: Store, value: str) -> None:
         event = receive(1, 1, 0, 5, value=Decimal(value))
@@ -309,8 +392,10 @@ class TestStore:
         rng = random.Random(20241122)
         events = []
         for i in range(300):
-            amount = rng.choice([rng.randrange(2**256), rng.randrange(10**6), -rng.randrange(2**255)])
-            digits = rng.randrange(0, 10**rng.randrange(1, 60))
+            amount = rng.choice(
+                [rng.randrange(2**256), rng.randrange(10**6), -rng.randrange(2**255)]
+            )
+            digits = rng.randrange(0, 10 ** rng.randrange(1, 60))
             value = Decimal(digits).scaleb(-rng.randrange(0, 40)) * rng.choice([1, -1])
             events.append(receive(1 + i // 10, i, i % 10, amount, value=value))
         with store.transaction() as session:
@@ -324,8 +409,12 @@ class TestStore:
     # -- events -------------------------------------------------------------------------
 
     def test_events_round_trip_exactly_and_reinsert_is_idempotent(self, store: Store) -> None:
-        events = [*swap_pair(10, 7), gas(10, 7), receive(9, 3, 0, 10**24, value=None),
-                  receive(11, 8, 2, 1, wallet=BOB)]
+        events = [
+            *swap_pair(10, 7),
+            gas(10, 7),
+            receive(9, 3, 0, 10**24, value=None),
+            receive(11, 8, 2, 1, wallet=BOB),
+        ]
         with store.transaction() as session:
             assert add_events(session, events) == 5
         with store.transaction() as session:
@@ -352,8 +441,14 @@ class TestStore:
 
     def test_load_events_filters(self, store: Store) -> None:
         with store.transaction() as session:
-            add_events(session, [*swap_pair(5, 1), receive(6, 2, 0, 9, wallet=BOB),
-                                 receive(7, 3, 0, 9, chain=OTHER_CHAIN)])
+            add_events(
+                session,
+                [
+                    *swap_pair(5, 1),
+                    receive(6, 2, 0, 9, wallet=BOB),
+                    receive(7, 3, 0, 9, chain=OTHER_CHAIN),
+                ],
+            )
         with store.reader() as session:
             assert [e.kind for e in load_events(session, CHAIN, asset=WETH)] == [EventKind.SWAP_OUT]
             assert [e.wallet for e in load_events(session, CHAIN, wallet=BOB)] == [BOB]
@@ -372,6 +467,15 @@ class TestStore:
             assert load_events(session, CHAIN)[0] == relabelled
         with pytest.raises(NotFound), store.transaction() as session:
             relabel_event(session, event.ref, 1, ALICE, Label.GIFT)
+
+    def test_a_missing_price_is_filled_in_later(self, store: Store) -> None:
+        event = receive(1, 1, 0, 5, value=None)
+        with store.transaction() as session:
+            add_events(session, [event])
+            priced = set_event_value(session, event.ref, 0, ALICE, Decimal("4.99"))
+        assert priced == replace(event, value_usd=Decimal("4.99"), price_missing=False)
+        with store.reader() as session:
+            assert load_events(session, CHAIN) == [priced]
 
     # -- blocks, checkpoints, rollback ----------------------------------------------------
 
@@ -405,15 +509,34 @@ class TestStore:
             put_blocks(session, blocks(1, 6))
             add_events(session, [receive(n, n, 0, n) for n in range(1, 7)])
             add_events(session, [receive(n, n, 0, n, chain=OTHER_CHAIN) for n in range(1, 7)])
-            put_prices(session, [PricePoint(CHAIN, USDC, BlockNumber(n), Decimal(n), "v2")
-                                 for n in range(1, 7)])
-            replace_derived(session, CHAIN, DerivedLedger(
-                lots=(lot("l2", 2, 100, "10"), lot("l5", 5, 100, "10")),
-                movements=(LotMovementRecord("t4", MovementKind.TRANSFER, "l2", "ev-l2", "l2b",
-                                             ALICE, BOB, USDC, 5, Decimal("0.5"), T0,
-                                             source(4, 4, 0)),),
-                disposals=(disposal("d3", 3, ["l2"]), disposal("d6", 6, ["l2", "l5"])),
-            ))
+            put_prices(
+                session,
+                [PricePoint(CHAIN, USDC, BlockNumber(n), Decimal(n), "v2") for n in range(1, 7)],
+            )
+            replace_derived(
+                session,
+                CHAIN,
+                DerivedLedger(
+                    lots=(lot("l2", 2, 100, "10"), lot("l5", 5, 100, "10")),
+                    movements=(
+                        LotMovementRecord(
+                            "t4",
+                            MovementKind.TRANSFER,
+                            "l2",
+                            "ev-l2",
+                            "l2b",
+                            ALICE,
+                            BOB,
+                            USDC,
+                            5,
+                            Decimal("0.5"),
+                            T0,
+                            source(4, 4, 0),
+                        ),
+                    ),
+                    disposals=(disposal("d3", 3, ["l2"]), disposal("d6", 6, ["l2", "l5"])),
+                ),
+            )
             set_checkpoint(session, CHAIN, BlockNumber(6), block_hash(6))
             set_checkpoint(session, CHAIN, BlockNumber(2), block_hash(2), "prices")
         with store.transaction() as session:
@@ -456,8 +579,11 @@ class TestStore:
     def test_a_constraint_failure_is_a_store_error_and_rolls_back(self, store: Store) -> None:
         with pytest.raises(IntegrityViolation) as caught, store.transaction() as session:
             add_events(session, [receive(1, 1, 0, 5)])
-            replace_derived(session, CHAIN, DerivedLedger(
-                lots=(lot("same", 1, 10, "1"), lot("same", 1, 10, "1"))))
+            replace_derived(
+                session,
+                CHAIN,
+                DerivedLedger(lots=(lot("same", 1, 10, "1"), lot("same", 1, 10, "1"))),
+            )
         assert isinstance(caught.value, StoreError)
         assert "sqlalchemy" not in type(caught.value).__module__
         with store.reader() as session:
@@ -465,15 +591,30 @@ class TestStore:
             assert load_lots(session, CHAIN) == []
 
     def test_replace_derived_swaps_the_whole_set(self, store: Store) -> None:
-        washed = replace(lot("b", 2, 1, "2"), adjustments=(
-            LotAdjustment("wash_sale", "ev-d0", Decimal("12.3456789"), 41),))
-        pooled_disposal = replace(disposal("d2+d3", 4, ["s104:USDC"]), wallet=None,
-                                  event_ids=("d2", "d3"))
+        washed = replace(
+            lot("b", 2, 1, "2"),
+            adjustments=(LotAdjustment("wash_sale", "ev-d0", Decimal("12.3456789"), 41),),
+        )
+        pooled_disposal = replace(
+            disposal("d2+d3", 4, ["s104:USDC"]), wallet=None, event_ids=("d2", "d3")
+        )
         first = DerivedLedger(
             lots=(lot("a", 1, 10, "1"), washed, lot("s104:USDC", 3, 7, "9", wallet=None)),
             movements=(
-                LotMovementRecord("m1", MovementKind.REMOVAL, "a", "ev-a", None, ALICE, None,
-                                  USDC, 3, Decimal("0.3"), T0, source(2, 2, 0)),
+                LotMovementRecord(
+                    "m1",
+                    MovementKind.REMOVAL,
+                    "a",
+                    "ev-a",
+                    None,
+                    ALICE,
+                    None,
+                    USDC,
+                    3,
+                    Decimal("0.3"),
+                    T0,
+                    source(2, 2, 0),
+                ),
             ),
             disposals=(disposal("d1", 3, ["a", "b"]), pooled_disposal),
         )
@@ -485,7 +626,9 @@ class TestStore:
             assert tuple(load_disposals(session, CHAIN)) == first.disposals
             assert tuple(load_lot_movements(session, CHAIN)) == first.movements
             assert [x.lot_id for x in load_lots(session, CHAIN, open_only=True)] == [
-                "a", "s104:USDC"]
+                "a",
+                "s104:USDC",
+            ]
         second = DerivedLedger(lots=(lot("c", 4, 8, "3.333333333333333333333"),))
         with store.transaction() as session:
             replace_derived(session, CHAIN, second)
@@ -497,14 +640,27 @@ class TestStore:
 
     def test_engine_output_is_stored_and_traced_to_the_chain(self, store: Store) -> None:
         buy = receive(1, 1, 0, 10 * 10**6, value=Decimal("100"))
-        sell = replace(receive(5, 5, 2, 4 * 10**6, value=Decimal("60")),
-                       kind=EventKind.SWAP_OUT, needs_review=False)
+        sell = replace(
+            receive(5, 5, 2, 4 * 10**6, value=Decimal("60")),
+            kind=EventKind.SWAP_OUT,
+            needs_review=False,
+        )
         gift = replace(receive(6, 6, 0, 1 * 10**6, value=Decimal("15")), kind=EventKind.SEND)
-        actions = {EventKind.RECEIVE: Action.ACQUIRE, EventKind.SWAP_OUT: Action.DISPOSE,
-                   EventKind.SEND: Action.WITHDRAW}
+        actions = {
+            EventKind.RECEIVE: Action.ACQUIRE,
+            EventKind.SWAP_OUT: Action.DISPOSE,
+            EventKind.SEND: Action.WITHDRAW,
+        }
         lot_events = [
-            LotEvent(id=event_id(e), time=e.timestamp, action=actions[e.kind], asset=e.asset,
-                     amount_raw=e.amount_raw, wallet=e.wallet, value=e.value_usd)
+            LotEvent(
+                id=event_id(e),
+                time=e.timestamp,
+                action=actions[e.kind],
+                asset=e.asset,
+                amount_raw=e.amount_raw,
+                wallet=e.wallet,
+                value=e.value_usd,
+            )
             for e in (buy, sell, gift)
         ]
         result = replay(lot_events, Policy(Jurisdiction.US, LotMethod.FIFO))
@@ -527,6 +683,22 @@ class TestStore:
             assert load_lot_movements(session, CHAIN) == []
             assert len(load_disposals(session, CHAIN)) == 1
 
+    def test_a_reader_sees_one_snapshot(self, store: Store) -> None:
+        with store.transaction() as session:
+            replace_derived(session, CHAIN, DerivedLedger(lots=(lot("old", 1, 10, "1"),)))
+        with store.reader() as session:
+            assert [x.lot_id for x in load_lots(session, CHAIN)] == ["old"]
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(self._replace_with_new, store).result()
+            assert [x.lot_id for x in load_lots(session, CHAIN)] == ["old"]
+        with store.reader() as session:
+            assert [x.lot_id for x in load_lots(session, CHAIN)] == ["new"]
+
+    @staticmethod
+    def _replace_with_new(store: Store) -> None:
+        with store.transaction() as session:
+            replace_derived(session, CHAIN, DerivedLedger(lots=(lot("new", 1, 10, "1"),)))
+
     # -- catalog and prices ---------------------------------------------------------------
 
     def test_wallets_assets_chains(self, store: Store) -> None:
@@ -535,25 +707,30 @@ class TestStore:
             upsert_chain(session, CHAIN, "anvil-local", "ETH")
             upsert_wallets(session, [WalletRecord(ALICE, "main"), WalletRecord(BOB, "cold")])
             upsert_wallets(session, [WalletRecord(BOB, "cold storage")])
-            upsert_assets(session, [AssetRecord(CHAIN, USDC, "USDC", 6),
-                                    AssetRecord(CHAIN, WETH, "WETH", 18)])
+            upsert_assets(
+                session, [AssetRecord(CHAIN, USDC, "USDC", 6), AssetRecord(CHAIN, WETH, "WETH", 18)]
+            )
             upsert_assets(session, [AssetRecord(CHAIN, USDC, "USDC", 6, is_spam=True)])
         with store.reader() as session:
             assert list_wallets(session) == sorted(
                 [WalletRecord(ALICE, "main"), WalletRecord(BOB, "cold storage")],
-                key=lambda w: w.address)
+                key=lambda w: w.address,
+            )
             usdc = get_asset(session, CHAIN, USDC)
             assert usdc is not None and usdc.is_spam and usdc.decimals == 6
             assert {a.symbol for a in list_assets(session, CHAIN)} == {"USDC", "WETH"}
 
     def test_price_cache_and_missing_marker(self, store: Store) -> None:
         with store.transaction() as session:
-            put_prices(session, [
-                PricePoint(CHAIN, WETH, BlockNumber(10), Decimal("2500.5"), "v2"),
-                PricePoint(CHAIN, WETH, BlockNumber(12), None, "v2"),
-                PricePoint(CHAIN, WETH, BlockNumber(12), Decimal("2510"), "v3"),
-                PricePoint(CHAIN, WETH, BlockNumber(14), None, "v2"),
-            ])
+            put_prices(
+                session,
+                [
+                    PricePoint(CHAIN, WETH, BlockNumber(10), Decimal("2500.5"), "v2"),
+                    PricePoint(CHAIN, WETH, BlockNumber(12), None, "v2"),
+                    PricePoint(CHAIN, WETH, BlockNumber(12), Decimal("2510"), "v3"),
+                    PricePoint(CHAIN, WETH, BlockNumber(14), None, "v2"),
+                ],
+            )
         with store.reader() as session:
             miss = get_price(session, CHAIN, WETH, BlockNumber(14))
             assert miss is not None and miss.is_missing
@@ -563,8 +740,10 @@ class TestStore:
             assert latest is not None and latest.block_number == 12
             old = find_latest_price(session, CHAIN, WETH, BlockNumber(11), source="v2")
             assert old is not None and old.price_usd == Decimal("2500.5")
-            assert find_latest_price(session, CHAIN, WETH, BlockNumber(11),
-                                     not_before=BlockNumber(11)) is None
+            assert (
+                find_latest_price(session, CHAIN, WETH, BlockNumber(11), not_before=BlockNumber(11))
+                is None
+            )
         with store.transaction() as session:
             put_prices(session, [PricePoint(CHAIN, WETH, BlockNumber(14), Decimal("1"), "v2")])
         with store.reader() as session:
@@ -597,7 +776,9 @@ class TestStore:
             p1 = get_proposal(session, "p1")
             assert p1.status is ProposalStatus.REJECTED and p1.status_note == "user said no"
             assert [p.id for p in list_proposals(session, statuses=[ProposalStatus.OPEN])] == [
-                "p2", "p3"]
+                "p2",
+                "p3",
+            ]
             assert p1.expected_tax_effect_usd == Decimal("-300.588")
 
     def test_proposal_transitions(self, store: Store) -> None:
@@ -607,8 +788,11 @@ class TestStore:
             update_proposal_status(session, "p1", ProposalStatus.EXECUTED)
         assert (caught.value.current, caught.value.wanted) == ("open", "executed")
         with store.transaction() as session:
-            for status in (ProposalStatus.APPROVED, ProposalStatus.EXECUTING,
-                           ProposalStatus.EXECUTED):
+            for status in (
+                ProposalStatus.APPROVED,
+                ProposalStatus.EXECUTING,
+                ProposalStatus.EXECUTED,
+            ):
                 update_proposal_status(session, "p1", status)
         with pytest.raises(InvalidTransition), store.transaction() as session:
             update_proposal_status(session, "p1", ProposalStatus.OPEN)
@@ -646,18 +830,40 @@ class TestStore:
         with pytest.raises(InvalidTransition), store.transaction() as session:
             create_execution(session, trade("p1"))
         with store.transaction() as session:
-            advance_execution(session, first.id, ExecutionState.SIGNED, ExecutionUpdate(
-                nonce=7, tx_hash=tx_hash(99), raw_tx="0x02f8" + "ab" * 200,
-                max_fee_per_gas_wei=U256_MAX, max_priority_fee_per_gas_wei=10**9))
+            advance_execution(
+                session,
+                first.id,
+                ExecutionState.SIGNED,
+                ExecutionUpdate(
+                    nonce=7,
+                    tx_hash=tx_hash(99),
+                    raw_tx="0x02f8" + "ab" * 200,
+                    max_fee_per_gas_wei=U256_MAX,
+                    max_priority_fee_per_gas_wei=10**9,
+                ),
+            )
             advance_execution(session, first.id, ExecutionState.SENT)
             second = create_execution(session, trade("p1"))
             advance_execution(session, first.id, ExecutionState.REPLACED)
-            advance_execution(session, second.id, ExecutionState.SIGNED,
-                              ExecutionUpdate(nonce=7, tx_hash=tx_hash(100)))
+            advance_execution(
+                session,
+                second.id,
+                ExecutionState.SIGNED,
+                ExecutionUpdate(nonce=7, tx_hash=tx_hash(100)),
+            )
             advance_execution(session, second.id, ExecutionState.SENT)
-            done = advance_execution(session, second.id, ExecutionState.CONFIRMED, ExecutionUpdate(
-                gas_used=143_211, amount_out_raw=10**18 + 1, effective_gas_price_wei=3 * 10**9,
-                effective_price=Decimal("2499.999999999999999999"), block_number=BlockNumber(77)))
+            done = advance_execution(
+                session,
+                second.id,
+                ExecutionState.CONFIRMED,
+                ExecutionUpdate(
+                    gas_used=143_211,
+                    amount_out_raw=10**18 + 1,
+                    effective_gas_price_wei=3 * 10**9,
+                    effective_price=Decimal("2499.999999999999999999"),
+                    block_number=BlockNumber(77),
+                ),
+            )
         assert done.attempt == 2 and done.nonce == 7 and done.tx_hash == tx_hash(100)
         with store.reader() as session:
             replaced = get_execution(session, first.id)
@@ -665,15 +871,16 @@ class TestStore:
             assert replaced.max_fee_per_gas_wei == U256_MAX
             assert get_execution(session, second.id) == done
             assert [e.state for e in list_executions(session, proposal_id="p1")] == [
-                ExecutionState.REPLACED, ExecutionState.CONFIRMED]
+                ExecutionState.REPLACED,
+                ExecutionState.CONFIRMED,
+            ]
             assert list_executions(session, states=(ExecutionState.SENT,)) == []
         with pytest.raises(InvalidTransition), store.transaction() as session:
             create_execution(session, trade("p1"))
         with pytest.raises(NotFound), store.transaction() as session:
             create_execution(session, trade("ghost"))
 
-    def test_nonces_survive_a_restart(self, store: Store,
-                                      reopen: Callable[[Store], Store]) -> None:
+    def test_nonces_survive_a_restart(self, store: Store, reopen: Callable[[Store], Store]) -> None:
         with store.transaction() as session:
             assert get_next_nonce(session, CHAIN, ALICE) is None
             assert reserve_nonce(session, CHAIN, ALICE, 5) == 5
@@ -782,7 +989,7 @@ class TestErrors:
             count_events(session, CHAIN)
 
     def test_u256_text_encoding_orders_like_numbers(self) -> None:
-        values = [-U256_MAX, -10**40, -2, -1, 0, 1, 2, 10**40, U256_MAX]
+        values = [-U256_MAX, -(10**40), -2, -1, 0, 1, 2, 10**40, U256_MAX]
         encoded = [encode_u256_text(v) for v in values]
         assert encoded == sorted(encoded)
         assert [decode_u256_text(e) for e in encoded] == values
