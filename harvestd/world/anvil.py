@@ -87,6 +87,17 @@ class AnvilNode:
         with contextlib.suppress(OSError):
             self.log_file.close()
 
+    def interrupt(self, timeout_seconds: float = 120.0) -> None:
+        """Stop with SIGINT and wait, so that Anvil runs its exit work (`--dump-state`);
+        falls back to `stop()` if it does not exit in time."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=timeout_seconds)
+            except subprocess.TimeoutExpired:
+                log.warning("anvil_interrupt_timed_out", port=self.port)
+        self.stop()
+
     def output(self) -> str:
         """What Anvil printed so far (its log file)."""
         with contextlib.suppress(OSError):

@@ -6,6 +6,8 @@ world (harvestd.world), restored from the state cache.
 - `clean_world` (function): `evm_snapshot` before the test, `evm_revert` after it.
 - `make_world` (function): a factory for a private node, e.g. for reorg or daemon tests:
   `make_world()` restores the cached world with history on its own port;
+  `make_world(archive=True)` restores one that also answers `eth_call` at past blocks
+  and `debug_traceTransaction` (a bigger, slower cache);
   `make_world(cached=False, with_history=False)` deploys from scratch.
 - `fork` (function): a second Anvil forking the session world (executor tests).
 
@@ -15,19 +17,12 @@ Tests using any of these are marked `chain` automatically.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
 
 import pytest
 
-from harvestd.world.launch import World, build_world, fork_world, start_world
+from harvestd.world.launch import World, WorldFactory, build_world, fork_world, start_world
 
 CHAIN_FIXTURES = frozenset({"world", "clean_world", "make_world", "fork"})
-
-
-class MakeWorld(Protocol):
-    """The `make_world` factory's signature."""
-
-    def __call__(self, *, cached: bool = True, with_history: bool = True) -> World: ...
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -59,12 +54,12 @@ def clean_world(world: World) -> Iterator[World]:
 
 
 @pytest.fixture
-def make_world() -> Iterator[MakeWorld]:
+def make_world() -> Iterator[WorldFactory]:
     """A factory of private worlds (own Anvil, own port), all stopped after the test."""
     started: list[World] = []
 
-    def factory(*, cached: bool = True, with_history: bool = True) -> World:
-        new = start_world() if cached else build_world(with_history=with_history)
+    def factory(*, cached: bool = True, with_history: bool = True, archive: bool = False) -> World:
+        new = start_world(archive=archive) if cached else build_world(with_history=with_history)
         started.append(new)
         return new
 

@@ -122,7 +122,8 @@ def test_logs_and_traces_of_the_history_are_served(world: World, history: Histor
         paid = [
             int(frame["action"].get("value", "0x0"), 16)
             for frame in trace
-            if frame["type"] == "call" and str(to_checksum_address(frame["action"]["to"])) == str(tx.wallet)
+            if frame["type"] == "call"
+            and str(to_checksum_address(frame["action"]["to"])) == str(tx.wallet)
         ]
         assert paid == [tx.amount_out_raw]
 
