@@ -9,7 +9,9 @@ Pure part (no I/O, exact arithmetic: ints, `Fraction`, `Decimal`; never float):
 - `PriceBook.usd_price(asset, block)`: the last pool state at or before `block`; a USD
   stable is worth 1; other tokens go through a stable pool directly or through the
   numeraire (token → WETH → USDC). The native coin is priced as its wrapped token.
-- `apply_prices(events, book)`: DESIGN.md's valuation rule. A swap's two legs share one
+- `apply_prices(events, book)`: DESIGN.md's valuation rule, at the price the block
+  started with (the pools' state at the end of the previous block), so that a trade's
+  own price impact, or a later trade in the same block, does not value it. A swap's two legs share one
   value: the stable side's if there is one, otherwise whichever side has a price (the
   disposed side first). Gas is valued as the native coin and its USD value is put on the
   swap's disposal leg as `fee_usd` (taken off its proceeds). Missing prices stay missing
@@ -197,6 +199,9 @@ def apply_prices(events: Sequence[LedgerEvent], book: PriceBook) -> tuple[Ledger
     """Value a transaction's events by DESIGN.md's rule (see the module docstring)."""
     out = list(events)
 
+    def value_at(event: LedgerEvent) -> Decimal | None:
+        return book.value_usd(event.asset, event.amount_raw, event.ref.block_number - 1)
+
     def price_event(i: int, value: Decimal | None) -> None:
         event = out[i]
         missing = value is None and event.kind in _NEEDS_VALUE
@@ -210,7 +215,7 @@ def apply_prices(events: Sequence[LedgerEvent], book: PriceBook) -> tuple[Ledger
         ordered = stable + [e for e in legs if e not in stable]
         value = None
         for leg in ordered:
-            value = book.value_usd(leg.asset, leg.amount_raw, leg.ref.block_number)
+            value = value_at(leg)
             if value is not None:
                 break
         price_event(swap_out, value)
@@ -218,7 +223,7 @@ def apply_prices(events: Sequence[LedgerEvent], book: PriceBook) -> tuple[Ledger
     for i, event in enumerate(out):
         if event.kind in (EventKind.SWAP_OUT, EventKind.SWAP_IN):
             continue
-        price_event(i, book.value_usd(event.asset, event.amount_raw, event.ref.block_number))
+        price_event(i, value_at(event))
     gas = next((e for e in out if e.kind is EventKind.GAS), None)
     if gas is not None and gas.value_usd is not None and swap_out is not None:
         out[swap_out] = replace(out[swap_out], fee_usd=gas.value_usd)

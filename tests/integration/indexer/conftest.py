@@ -17,7 +17,7 @@ from web3 import Web3
 
 
 @pytest.fixture(scope="session")
-def anvil_url() -> Iterator[str]:
+def bare_anvil_url() -> Iterator[str]:
     """A fresh Anvil on a free local port, stopped at the end of the session."""
     port = free_port()
     proc = subprocess.Popen(
@@ -47,9 +47,9 @@ def anvil_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def world_session(anvil_url: str) -> World:
+def bare_world_session(bare_anvil_url: str) -> World:
     """Deploy WETH9, two tokens and Uniswap V2 with three funded pairs."""
-    w3 = Web3(Web3.HTTPProvider(anvil_url))
+    w3 = Web3(Web3.HTTPProvider(bare_anvil_url))
     accounts: list[str] = list(w3.eth.accounts)
     deployer, w1, w2, outsider = accounts[0], accounts[1], accounts[2], accounts[3]
     weth = _deploy(w3, WETH9, deployer)
@@ -74,7 +74,7 @@ def world_session(anvil_url: str) -> World:
         {"from": deployer, "value": 250 * 10**18}
     )
     world = World(
-        url=anvil_url,
+        url=bare_anvil_url,
         w3=w3,
         deployer=deployer,
         wallets=(w1, w2),
@@ -95,10 +95,10 @@ def world_session(anvil_url: str) -> World:
 
 
 @pytest.fixture
-def world(world_session: World) -> Iterator[World]:
+def bare_world(bare_world_session: World) -> Iterator[World]:
     """The session's world, reverted to its deployed state after the test."""
-    snapshot = world_session.w3.provider.make_request("evm_snapshot", [])["result"]
+    snapshot = bare_world_session.w3.provider.make_request("evm_snapshot", [])["result"]
     try:
-        yield world_session
+        yield bare_world_session
     finally:
-        world_session.w3.provider.make_request("evm_revert", [snapshot])
+        bare_world_session.w3.provider.make_request("evm_revert", [snapshot])

@@ -21,17 +21,17 @@ FAST = RetryPolicy(max_attempts=12, base_delay_seconds=0.01, max_delay_seconds=0
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_faulty_node_gives_the_same_logs_and_bundles(world: World, seed: int) -> None:
-    scenario = run_scenario(world)
-    owned = frozenset(Address(w) for w in world.wallets)
+async def test_faulty_node_gives_the_same_logs_and_bundles(bare_world: World, seed: int) -> None:
+    scenario = run_scenario(bare_world)
+    owned = frozenset(Address(w) for w in bare_world.wallets)
     lo, hi = 0, scenario.to_block
-    async with RpcClient(world.url) as rpc:
+    async with RpcClient(bare_world.url) as rpc:
         clean_logs = await LogSweeper(rpc).fetch_logs(wallet_filters(owned), lo, hi)
         clean = await gather_range(
             LogSweeper(rpc), ChainId(31337), owned, lo, hi, TraceMethod.TRACE_FILTER
         )
     async with (
-        FaultProxy(world.url, seed=seed, max_range_blocks=8) as proxy,
+        FaultProxy(bare_world.url, seed=seed, max_range_blocks=8) as proxy,
         RpcClient(proxy.url, timeout_seconds=0.5, retry=FAST, max_concurrency=4) as rpc,
     ):
         with capture_logs() as events:
@@ -55,8 +55,10 @@ async def test_faulty_node_gives_the_same_logs_and_bundles(world: World, seed: i
 
 
 @pytest.mark.asyncio
-async def test_exhausted_retries_raise_rpc_unavailable_without_the_secret(world: World) -> None:
-    async with FaultProxy(world.url, fault_rate=1.0, max_faults=100) as proxy:
+async def test_exhausted_retries_raise_rpc_unavailable_without_the_secret(
+    bare_world: World,
+) -> None:
+    async with FaultProxy(bare_world.url, fault_rate=1.0, max_faults=100) as proxy:
         port = proxy.url.split(":")[2].rstrip("/")
         url = f"http://user:s3cret@127.0.0.1:{port}/v3/KEY123?apikey=KEY456"
         retry = RetryPolicy(max_attempts=3, base_delay_seconds=0.01, max_delay_seconds=0.02)
@@ -73,13 +75,13 @@ async def test_exhausted_retries_raise_rpc_unavailable_without_the_secret(world:
 
 
 @pytest.mark.asyncio
-async def test_errors_are_translated(world: World) -> None:
-    async with RpcClient(world.url) as rpc:
+async def test_errors_are_translated(bare_world: World) -> None:
+    async with RpcClient(bare_world.url) as rpc:
         with pytest.raises(RpcError) as caught:
             await rpc.call("no_such_method")
         assert caught.value.code == -32601 and caught.value.method == "no_such_method"
     async with (
-        FaultProxy(world.url, fault_rate=0.0, max_range_blocks=1) as proxy,
+        FaultProxy(bare_world.url, fault_rate=0.0, max_range_blocks=1) as proxy,
         RpcClient(proxy.url) as rpc,
     ):
         with pytest.raises(RangeTooLarge):

@@ -43,18 +43,18 @@ def _deltas(events: list[LedgerEvent], weth: str) -> Counter[tuple[str, str]]:
     return net
 
 
-def _balances(world: World, block: int) -> Counter[tuple[str, str]]:
+def _balances(bare_world: World, block: int) -> Counter[tuple[str, str]]:
     out: Counter[tuple[str, str]] = Counter()
-    for w in world.wallets:
-        out[(w, NATIVE_ASSET)] = world.w3.eth.get_balance(w, block)
-        for token in (world.tka, world.tkb, world.weth):
+    for w in bare_world.wallets:
+        out[(w, NATIVE_ASSET)] = bare_world.w3.eth.get_balance(w, block)
+        for token in (bare_world.tka, bare_world.tkb, bare_world.weth):
             out[(w, token.address)] = token.functions.balanceOf(w).call(block_identifier=block)
     return out
 
 
-def _pools(world: World) -> dict[Address, PoolTokens]:
+def _pools(bare_world: World) -> dict[Address, PoolTokens]:
     pools = {}
-    for pair in (world.pair_ab, world.pair_aw, world.pair_bw):
+    for pair in (bare_world.pair_ab, bare_world.pair_aw, bare_world.pair_bw):
         pools[Address(pair.address)] = PoolTokens(
             Address(pair.address),
             PoolProtocol.UNISWAP_V2,
@@ -65,10 +65,10 @@ def _pools(world: World) -> dict[Address, PoolTokens]:
 
 
 async def _gather_and_classify(
-    world: World, scenario: Scenario, method: TraceMethod | None
+    bare_world: World, scenario: Scenario, method: TraceMethod | None
 ) -> tuple[GatheredRange, dict[str, list[LedgerEvent]]]:
-    owned = frozenset(Address(w) for w in world.wallets)
-    async with RpcClient(world.url) as rpc:
+    owned = frozenset(Address(w) for w in bare_world.wallets)
+    async with RpcClient(bare_world.url) as rpc:
         if method is None:
             method = await detect_trace_method(rpc)
         gathered = await gather_range(
@@ -79,8 +79,8 @@ async def _gather_and_classify(
         result = classify_transaction(
             bundle,
             owned,
-            wrapped_native=frozenset({Address(world.weth.address)}),
-            pools=_pools(world),
+            wrapped_native=frozenset({Address(bare_world.weth.address)}),
+            pools=_pools(bare_world),
         )
         assert result.decode_errors == ()
         by_tx[bundle.receipt.tx_hash] = list(result.events)
@@ -88,10 +88,10 @@ async def _gather_and_classify(
 
 
 async def _classified(
-    world: World, method: TraceMethod | None = None
+    bare_world: World, method: TraceMethod | None = None
 ) -> tuple[Scenario, GatheredRange, dict[str, list[LedgerEvent]]]:
-    scenario = run_scenario(world)
-    gathered, by_tx = await _gather_and_classify(world, scenario, method)
+    scenario = run_scenario(bare_world)
+    gathered, by_tx = await _gather_and_classify(bare_world, scenario, method)
     return scenario, gathered, by_tx
 
 
@@ -100,16 +100,16 @@ def _kinds(events: list[LedgerEvent]) -> list[tuple[str, str]]:
 
 
 @pytest.mark.asyncio
-async def test_anvil_offers_trace_filter(world: World) -> None:
-    async with RpcClient(world.url) as rpc:
+async def test_anvil_offers_trace_filter(bare_world: World) -> None:
+    async with RpcClient(bare_world.url) as rpc:
         assert await detect_trace_method(rpc) is TraceMethod.TRACE_FILTER
 
 
 @pytest.mark.asyncio
-async def test_every_movement_is_classified_and_adds_up(world: World) -> None:
-    scenario, gathered, by_tx = await _classified(world)
-    w1, w2 = world.wallets
-    a, b, weth = world.tka.address, world.tkb.address, world.weth.address
+async def test_every_movement_is_classified_and_adds_up(bare_world: World) -> None:
+    scenario, gathered, by_tx = await _classified(bare_world)
+    w1, w2 = bare_world.wallets
+    a, b, weth = bare_world.tka.address, bare_world.tkb.address, bare_world.weth.address
     s = scenario.steps
     assert set(by_tx) == set(s.values())
     assert _kinds(by_tx[s["receive_eth"]]) == [("receive", NATIVE_ASSET)]
@@ -136,7 +136,7 @@ async def test_every_movement_is_classified_and_adds_up(world: World) -> None:
     assert _kinds(hop) == [("gas", NATIVE_ASSET), ("swap_out", a), ("swap_in", b)]
     audit = hop[1].swap
     assert audit is not None and audit.token_in == a and audit.token_out == b
-    assert audit.pool == world.pair_aw.address and audit.amount_in_raw == 7 * 10**18
+    assert audit.pool == bare_world.pair_aw.address and audit.amount_in_raw == 7 * 10**18
     assert audit.amount_out_raw == hop[2].amount_raw
     assert hop[1].group == hop[2].group == s["multihop_a_b"]
     assert _kinds(by_tx[s["send_tkb"]]) == [("gas", NATIVE_ASSET), ("send", b)]
@@ -154,8 +154,8 @@ async def test_every_movement_is_classified_and_adds_up(world: World) -> None:
     assert _kinds(by_tx[s["zero_value_call"]]) == [("gas", NATIVE_ASSET)]
     # Conservation: the events explain every wei and every token unit that moved.
     events = [e for evs in by_tx.values() for e in evs]
-    before = _balances(world, scenario.from_block - 1)
-    after = _balances(world, scenario.to_block)
+    before = _balances(bare_world, scenario.from_block - 1)
+    after = _balances(bare_world, scenario.to_block)
     implied = _deltas(events, weth)
     for key in after:
         assert implied[key] == after[key] - before[key], key
@@ -166,16 +166,16 @@ async def test_every_movement_is_classified_and_adds_up(world: World) -> None:
 
 
 @pytest.mark.asyncio
-async def test_classifying_twice_gives_identical_events(world: World) -> None:
-    _, gathered, by_tx = await _classified(world)
-    owned = frozenset(Address(w) for w in world.wallets)
+async def test_classifying_twice_gives_identical_events(bare_world: World) -> None:
+    _, gathered, by_tx = await _classified(bare_world)
+    owned = frozenset(Address(w) for w in bare_world.wallets)
     again = {
         b.receipt.tx_hash: list(
             classify_transaction(
                 b,
                 owned,
-                wrapped_native=frozenset({Address(world.weth.address)}),
-                pools=_pools(world),
+                wrapped_native=frozenset({Address(bare_world.weth.address)}),
+                pools=_pools(bare_world),
             ).events
         )
         for b in gathered.bundles
@@ -184,25 +184,25 @@ async def test_classifying_twice_gives_identical_events(world: World) -> None:
 
 
 @pytest.mark.asyncio
-async def test_debug_tracer_fallback_gives_the_same_events(world: World) -> None:
+async def test_debug_tracer_fallback_gives_the_same_events(bare_world: World) -> None:
     """Without trace_filter: balance bisection finds the blocks, callTracer explains them."""
-    scenario, _, with_trace_filter = await _classified(world)
+    scenario, _, with_trace_filter = await _classified(bare_world)
     gathered, with_debug = await _gather_and_classify(
-        world, scenario, TraceMethod.DEBUG_CALL_TRACER
+        bare_world, scenario, TraceMethod.DEBUG_CALL_TRACER
     )
     assert gathered.unexplained == ()
     assert with_debug == with_trace_filter
 
 
 @pytest.mark.asyncio
-async def test_balance_fallback_pins_internal_payouts_to_their_blocks(world: World) -> None:
-    scenario, gathered, _ = await _classified(world, TraceMethod.BALANCE_RECONCILE)
+async def test_balance_fallback_pins_internal_payouts_to_their_blocks(bare_world: World) -> None:
+    scenario, gathered, _ = await _classified(bare_world, TraceMethod.BALANCE_RECONCILE)
     s = scenario.steps
     flagged = {(u.wallet, u.from_block) for u in gathered.unexplained}
     block_of = {
-        name: world.w3.eth.get_transaction_receipt(h)["blockNumber"] for name, h in s.items()
+        name: bare_world.w3.eth.get_transaction_receipt(h)["blockNumber"] for name, h in s.items()
     }
-    w1, w2 = world.wallets
+    w1, w2 = bare_world.wallets
     # Without traces: internal ETH payouts (WETH withdraw, router paying ETH, refund) and
     # transactions that leave no swept log are what the balances cannot explain.
     assert (w1, block_of["receive_eth"]) in flagged

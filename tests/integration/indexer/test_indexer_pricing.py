@@ -28,15 +28,15 @@ from ledger.ids import Address, ChainId
 
 
 @pytest.mark.asyncio
-async def test_sync_log_prices_match_reserves_and_value_swaps(world: World) -> None:
-    scenario = run_scenario(world)
+async def test_sync_log_prices_match_reserves_and_value_swaps(bare_world: World) -> None:
+    scenario = run_scenario(bare_world)
     pairs = {
         Address(p.address): PoolProtocol.UNISWAP_V2
-        for p in (world.pair_ab, world.pair_aw, world.pair_bw)
+        for p in (bare_world.pair_ab, bare_world.pair_aw, bare_world.pair_bw)
     }
-    a, b, weth = (Address(t.address) for t in (world.tka, world.tkb, world.weth))
-    owned = frozenset(Address(w) for w in world.wallets)
-    async with RpcClient(world.url) as rpc:
+    a, b, weth = (Address(t.address) for t in (bare_world.tka, bare_world.tkb, bare_world.weth))
+    owned = frozenset(Address(w) for w in bare_world.wallets)
+    async with RpcClient(bare_world.url) as rpc:
         pools = await fetch_pool_tokens(rpc, pairs)
         decimals = await fetch_decimals(rpc, {a, b, weth})
         assert decimals == {a: 18, b: 18, weth: 18}
@@ -45,7 +45,7 @@ async def test_sync_log_prices_match_reserves_and_value_swaps(world: World) -> N
         assert errors == []
         # The fallback: state at a past block by eth_call (Anvil keeps every block's state).
         by_call = await fetch_pool_price_at(
-            rpc, pools[Address(world.pair_aw.address)], decimals, scenario.to_block - 3
+            rpc, pools[Address(bare_world.pair_aw.address)], decimals, scenario.to_block - 3
         )
         gathered = await gather_range(
             LogSweeper(rpc),
@@ -58,7 +58,7 @@ async def test_sync_log_prices_match_reserves_and_value_swaps(world: World) -> N
     # TKB plays the USD stable here; WETH is the numeraire.
     book = PriceBook.build(pools, decimals, frozenset({b}), weth, prices)
     for pool in pools:
-        pair = world.pair_contract(pool)
+        pair = bare_world.pair_contract(pool)
         for block in range(scenario.from_block, scenario.to_block + 1):
             r0, r1, _ = pair.functions.getReserves().call(block_identifier=block)
             state = book.pool_price_at(pool, block)
@@ -90,14 +90,14 @@ async def test_sync_log_prices_match_reserves_and_value_swaps(world: World) -> N
 
 
 @pytest.mark.asyncio
-async def test_a_price_before_any_pool_state_is_missing(world: World) -> None:
-    a, b, weth = (Address(t.address) for t in (world.tka, world.tkb, world.weth))
-    pairs = {Address(world.pair_aw.address): PoolProtocol.UNISWAP_V2}
-    async with RpcClient(world.url) as rpc:
+async def test_a_price_before_any_pool_state_is_missing(bare_world: World) -> None:
+    a, b, weth = (Address(t.address) for t in (bare_world.tka, bare_world.tkb, bare_world.weth))
+    pairs = {Address(bare_world.pair_aw.address): PoolProtocol.UNISWAP_V2}
+    async with RpcClient(bare_world.url) as rpc:
         pools = await fetch_pool_tokens(rpc, pairs)
         # At block 1 the pair did not exist yet: the call answers no reserves.
         early = await fetch_pool_price_at(
-            rpc, pools[Address(world.pair_aw.address)], {a: 18, weth: 18}, 1
+            rpc, pools[Address(bare_world.pair_aw.address)], {a: 18, weth: 18}, 1
         )
     assert early is None
     book = PriceBook.build(pools, {a: 18, b: 18, weth: 18}, frozenset({b}), weth, [])

@@ -90,20 +90,20 @@ def _event(kind: EventKind, asset: Address, amount: int, log_index: int = 0) -> 
 
 def test_a_swap_is_valued_once_by_its_stable_side_and_gas_reduces_proceeds() -> None:
     gas = _event(EventKind.GAS, NATIVE_ASSET, 10**15, TX_LEVEL)
-    out_leg = _event(EventKind.SWAP_OUT, TKA, 10**8, 0)  # 1 TKA, market 40 USD
+    out_leg = _event(EventKind.SWAP_OUT, TKA, 10**8, 0)  # 1 TKA, 20 USD when block 20 began
     in_leg = _event(EventKind.SWAP_IN, USDC, 39_500_000, 1)  # 39.5 USDC received
     gas_v, out_v, in_v = apply_prices([gas, out_leg, in_leg], BOOK)
     assert out_v.value_usd == in_v.value_usd == Decimal("39.5")
-    assert gas_v.value_usd == Decimal(4)
-    assert out_v.fee_usd == Decimal(4) and in_v.fee_usd == 0
+    assert gas_v.value_usd == Decimal(2)  # 0.001 ETH at 2000 (block 19)
+    assert out_v.fee_usd == Decimal(2) and in_v.fee_usd == 0
     assert not any(e.price_missing for e in (gas_v, out_v, in_v))
 
 
 def test_without_a_stable_side_the_priced_side_values_the_swap() -> None:
     out_leg = _event(EventKind.SWAP_OUT, TKZ, 10**18, 0)  # unpriced
-    in_leg = _event(EventKind.SWAP_IN, TKA, 2 * 10**8, 1)  # 2 TKA = 80 USD
+    in_leg = _event(EventKind.SWAP_IN, TKA, 2 * 10**8, 1)  # 2 TKA = 40 USD at block 19
     out_v, in_v = apply_prices([out_leg, in_leg], BOOK)
-    assert out_v.value_usd == in_v.value_usd == Decimal(80)
+    assert out_v.value_usd == in_v.value_usd == Decimal(40)
 
 
 def test_a_missing_price_is_missing_not_guessed() -> None:
