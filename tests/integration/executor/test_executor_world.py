@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import MutableMapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ from executor.errors import (
 )
 from executor.guards import choose_fee_caps
 from executor.planning import TradeRequest
-from executor.routes import PoolKind, Route
+from executor.routes import Hop, PoolKind, Route
 from executor.signing import sign_transaction
 from executor.transactions import build_swap_call, build_swap_tx
 from ledger.ids import Address
@@ -332,3 +333,42 @@ async def test_refuses_when_simulation_reverts(stack: Stack) -> None:
     assert refused.value.to in {stack.deployment.v2_router, stack.deployment.v3_router}
     assert _events(logs, "trade_refused")[0]["reason"] == "simulation_reverted"
     assert await stack.chain.nonce(outsider, pending=True) == nonce
+
+
+async def test_mixed_chain_lands_with_the_quoted_output(stack: Stack) -> None:
+    """WETH made cheap on the V2 LINK pair (the whale buys LINK there): LINK -> USDC goes
+    V2 to WETH, then V3 to USDC, as two transactions, paying out exactly the quote."""
+    trader = stack.manifest.account("trader").address
+    weth, usdc, link = (Address(stack.address(s)) for s in ("WETH", "USDC", "LINK"))
+    link_held = await _buy_with_eth(stack, "trader", "LINK", 5 * ETH)
+    pair = await stack.quoter.find_pool(PoolKind.V2, weth, link, 3000)
+    assert pair is not None
+    await _push_price(stack, Route((Hop(PoolKind.V2, pair, weth, link, 3000),)), 400 * ETH)
+    limits = replace(default_limits(stack.manifest), max_price_impact_bps=10_000)
+    planned = await stack.planner(limits).plan(
+        TradeRequest(trader, link, usdc, link_held), stack.prices
+    )
+    assert planned.sequential, planned.route_name
+    assert [s.quote.route.kind for s in planned.swaps] == [PoolKind.V2, PoolKind.V3]
+    weth_before = await _balance(stack, weth, trader)
+    before = await _balance(stack, usdc, trader)
+    outcome = await stack.sender().send(planned, stack.key("trader"), 10**9, 100 * 10**9)
+    assert outcome.amount_out_raw == planned.quoted_out_raw
+    assert await _balance(stack, usdc, trader) - before == planned.quoted_out_raw
+    assert await _balance(stack, weth, trader) == weth_before  # the hand-over was spent in full
+
+
+async def test_split_between_v2_and_v3_lands_with_the_quoted_output(stack: Stack) -> None:
+    trader = stack.manifest.account("trader").address
+    weth, usdc = Address(stack.address("WETH")), Address(stack.address("USDC"))
+    limits = replace(default_limits(stack.manifest), max_price_impact_bps=10_000)
+    planner = stack.planner(limits, allow_split=True)
+    planned = await planner.plan(
+        TradeRequest(trader, weth, usdc, 250 * ETH, native_in=True), stack.prices
+    )
+    assert len(planned.swaps) == 2 and not planned.sequential, planned.route_name
+    assert {s.quote.route.kind for s in planned.swaps} == {PoolKind.V2, PoolKind.V3}
+    before = await _balance(stack, usdc, trader)
+    outcome = await stack.sender().send(planned, stack.key("trader"), 10**9, 100 * 10**9)
+    assert outcome.amount_out_raw == planned.quoted_out_raw
+    assert await _balance(stack, usdc, trader) - before == planned.quoted_out_raw
