@@ -8,6 +8,8 @@ and nonce state across restarts, and error translation.
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -780,6 +782,33 @@ class TestStore:
                 "p3",
             ]
             assert p1.expected_tax_effect_usd == Decimal("-300.588")
+
+    def test_racing_equivalent_proposals_one_wins(self, store: Store) -> None:
+        """Two workers propose the same trade at once: the database lets one through."""
+        inside = threading.Event()
+
+        def first() -> None:
+            with store.transaction() as session:
+                create_proposal(session, proposal("p-first", "fp-race"))
+                inside.set()
+                time.sleep(0.3)  # hold the transaction open while the second one tries
+
+        def second() -> str:
+            inside.wait(timeout=10)
+            try:
+                with store.transaction() as session:
+                    create_proposal(session, proposal("p-second", "fp-race"))
+            except EquivalentProposalOpen as exc:
+                return exc.existing_id
+            return "created"
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            winner = pool.submit(first)
+            loser = pool.submit(second)
+            winner.result()
+            assert loser.result() == "p-first"
+        with store.reader() as session:
+            assert [p.id for p in list_proposals(session)] == ["p-first"]
 
     def test_proposal_transitions(self, store: Store) -> None:
         with store.transaction() as session:
