@@ -31,7 +31,13 @@ from executor.errors import (
     TradeRefused,
     TransactionFailed,
 )
-from executor.guards import FeeCaps, check_quote_fresh, check_slippage, choose_fee_caps
+from executor.guards import (
+    MAX_QUOTE_AGE_BLOCKS,
+    FeeCaps,
+    check_quote_fresh,
+    check_slippage,
+    choose_fee_caps,
+)
 from executor.planning import PlannedTrade, log_refusal
 from executor.quoting import RouteQuoter
 from executor.signing import SecretKey, SignedTx, address_of, sign_transaction
@@ -138,9 +144,11 @@ class TradeSender:
         quoter: RouteQuoter,
         nonces: NonceSource | None = None,
         receipt_timeout_seconds: float = 120.0,
+        max_quote_age_blocks: int = MAX_QUOTE_AGE_BLOCKS,
     ) -> None:
         self._chain = chain
         self._quoter = quoter
+        self._max_quote_age_blocks = max_quote_age_blocks
         self._nonces: NonceSource = nonces or NodeNonces(chain)
         self._receipt_timeout_seconds = receipt_timeout_seconds
 
@@ -246,6 +254,8 @@ class TradeSender:
         self, planned: PlannedTrade, priority_fee_wei: int, max_fee_per_gas_wei: int
     ) -> tuple[int, BlockNumber, FeeCaps]:
         block = await self._chain.block_number()
+        # A plan is signed only shortly after it was made: an older one is planned again.
+        check_quote_fresh(planned.quote_block, block, self._max_quote_age_blocks)
         fresh_total = 0
         handed_over = planned.request.amount_in_raw
         for swap in planned.swaps:
@@ -255,7 +265,9 @@ class TradeSender:
                 fresh = await self._quoter.quote_route(swap.quote.route, amount, block)
             except NoRouteFound:
                 raise SlippageExceeded(swap.route_name, swap.call.min_out_raw, 0) from None
-            check_quote_fresh(fresh.block_number, await self._chain.block_number(), 2)
+            check_quote_fresh(
+                fresh.block_number, await self._chain.block_number(), self._max_quote_age_blocks
+            )
             check_slippage(swap.route_name, swap.call.min_out_raw, fresh.amount_out_raw)
             handed_over = fresh.amount_out_raw
             fresh_total = (

@@ -22,6 +22,7 @@ from executor.calldata import (
 from executor.chain import CallRequest
 from executor.errors import (
     GasPriceAboveCap,
+    QuoteStale,
     RouterNotAllowed,
     SimulationReverted,
     SlippageExceeded,
@@ -372,3 +373,23 @@ async def test_split_between_v2_and_v3_lands_with_the_quoted_output(stack: Stack
     outcome = await stack.sender().send(planned, stack.key("trader"), 10**9, 100 * 10**9)
     assert outcome.amount_out_raw == planned.quoted_out_raw
     assert await _balance(stack, usdc, trader) - before == planned.quoted_out_raw
+
+
+async def test_refuses_a_plan_older_than_two_blocks(stack: Stack) -> None:
+    trader = stack.manifest.account("trader").address
+    planned = await stack.planner().plan(
+        TradeRequest(
+            trader,
+            Address(stack.address("WETH")),
+            Address(stack.address("USDC")),
+            ETH,
+            native_in=True,
+        ),
+        stack.prices,
+    )
+    await stack.chain.rpc("anvil_mine", [hex(3)])
+    with capture_logs() as logs, pytest.raises(QuoteStale) as refused:
+        await stack.sender().send(planned, stack.key("trader"), 10**9, 100 * 10**9)
+    assert refused.value.current_block - refused.value.quote_block == 3
+    assert _events(logs, "trade_refused")[0]["reason"] == "quote_stale"
+    assert _events(logs, "trade_sent") == []
