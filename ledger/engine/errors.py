@@ -5,6 +5,9 @@
         ├── BasisFileError            a basis file that cannot be read into engine events
         │   ├── MalformedBasisFile    bad YAML, a missing/invalid key or value (names where)
         │   └── UnknownEventKind      an event whose `kind` the basis file does not know
+        ├── ReportError               a report (ledger.reports) cannot be built
+        │   ├── ReportNotApplicable   e.g. Form 8949 asked of a uk result
+        │   └── PriceMissing          a holding to value has no price
         └── EngineError               the lot engine refused an event
             ├── InvalidEvent          an event that breaks the engine's input contract
             ├── DuplicateEventId      two events share one id
@@ -46,6 +49,30 @@ class UnknownEventKind(BasisFileError):
         super().__init__(
             f"{where}: unknown kind {kind!r}, expected one of buy, receive, sell, send, transfer"
         )
+
+
+class ReportError(LedgerError):
+    """A report cannot be built from the result it was given."""
+
+
+class ReportNotApplicable(ReportError):
+    """The report belongs to another jurisdiction than the result's."""
+
+    def __init__(self, report: str, jurisdiction: str, expected: str) -> None:
+        self.report = report
+        self.jurisdiction = jurisdiction
+        self.expected = expected
+        super().__init__(
+            f"{report} needs a result replayed under {expected}, got one under {jurisdiction}"
+        )
+
+
+class PriceMissing(ReportError):
+    """A holding cannot be valued: no price was given for its asset."""
+
+    def __init__(self, asset: str) -> None:
+        self.asset = asset
+        super().__init__(f"no price given for {asset}, which is held")
 
 
 class EngineError(LedgerError):

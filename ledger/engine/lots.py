@@ -105,7 +105,9 @@ class LotBook:
         self._seq += 1
         method = self.method
         if method is LotMethod.HIFO:
-            heappush(heap, (-((lot.cost << _HIFO_SHIFT) // lot.amount), lot.acquired, self._seq, lot))
+            heappush(
+                heap, (-((lot.cost << _HIFO_SHIFT) // lot.amount), lot.acquired, self._seq, lot)
+            )
         elif method is LotMethod.LIFO:
             heappush(heap, (-to_ts(lot.acquired), 0, -self._seq, lot))
         else:
@@ -362,7 +364,7 @@ class LotBook:
                         amount,
                         cost,
                         lot.acquired,
-                                                lot.hp_start,
+                        lot.hp_start,
                         lot.deadline,
                         lot.adjustments,
                         lot.replaced,
@@ -397,7 +399,7 @@ class LotBook:
                     mapped,
                     cost + carry,
                     lot.acquired,
-                                        lot.hp_start,
+                    lot.hp_start,
                     lot.deadline,
                     lot.adjustments,
                     lot.replaced,

@@ -16,6 +16,7 @@ Rounding rules (fixed, documented, the same everywhere):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Final
 
@@ -78,6 +79,28 @@ def share(total: int, part: int, whole: int) -> int:
     if twice > whole or (twice == whole and quotient & 1):
         quotient += 1
     return quotient
+
+
+def exact_sum(values: Iterable[Decimal]) -> Decimal:
+    """Add `Decimal`s exactly (the default context would round past 28 digits).
+
+    Raises:
+        Nothing.
+    """
+    total = Decimal(0)
+    add = _CONTEXT.add
+    for value in values:
+        total = add(total, value)
+    return total
+
+
+def exact_product(left: Decimal, right: Decimal) -> Decimal:
+    """Multiply two `Decimal`s exactly (up to 120 significant digits).
+
+    Raises:
+        Nothing.
+    """
+    return _CONTEXT.multiply(left, right)
 
 
 def format_decimal(value: Decimal) -> str:

@@ -12,7 +12,7 @@ from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Final, TypeVar
 
-from ledger.engine.money import from_units
+from ledger.engine.money import exact_sum, from_units
 from ledger.engine.values import (
     Adjustment,
     Disposal,
@@ -291,7 +291,7 @@ class RemovalRecord:
 def freeze_holding(asset: str, wallet: str | None, lots: Sequence[Lot]) -> Holding:
     """A holding from its frozen lots (amount and cost are their sums)."""
     amount = sum(lot.amount_raw for lot in lots)
-    cost = sum((lot.cost for lot in lots), start=from_units(0))
+    cost = exact_sum(lot.cost for lot in lots)
     return Holding(asset=asset, wallet=wallet, amount_raw=amount, cost=cost, lots=tuple(lots))
 
 

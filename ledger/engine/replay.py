@@ -17,7 +17,7 @@ from typing import Final
 
 from ledger.engine.errors import DuplicateEventId, InsufficientLots, InvalidEvent
 from ledger.engine.jurisdictions import rules_for
-from ledger.engine.money import from_units, share, to_units
+from ledger.engine.money import exact_product, exact_sum, from_units, share, to_units
 from ledger.engine.records import total_records
 from ledger.engine.values import (
     Action,
@@ -179,10 +179,8 @@ def estimate_sale(
     rules = rules_for(policy.jurisdiction)
     method = rules.method_for(policy)
     rates = rules.rates_for(policy)
-    if method is None:
-        rule = MatchRule.S104 if rules.jurisdiction.value == "uk" else MatchRule.ACB
-    else:
-        rule = MatchRule(method.value)
+    rule = rules.pool_rule if method is None else MatchRule(method.value)
+    assert rule is not None  # a rule set without a method pools
     total = sum(amount for _, amount in picks)
     left_proceeds, left_amount = to_units(proceeds), total
     pieces: list[MatchedPiece] = []
@@ -200,7 +198,7 @@ def estimate_sale(
         gain = piece_proceeds - cost
         cost_sum += cost
         by_term[term] = by_term.get(term, 0) + gain
-        tax += from_units(gain) * _rate(rates, term)
+        tax = exact_sum((tax, exact_product(from_units(gain), _rate(rates, term))))
         pieces.append(
             MatchedPiece(
                 lot=lot.id,

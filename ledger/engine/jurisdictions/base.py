@@ -15,7 +15,15 @@ from typing import Protocol
 
 from ledger.engine.records import DisposalRecord, RemovalRecord
 from ledger.engine.terms import TermScheme
-from ledger.engine.values import Holding, Jurisdiction, LotEvent, LotMethod, Policy, TaxRates
+from ledger.engine.values import (
+    Holding,
+    Jurisdiction,
+    LotEvent,
+    LotMethod,
+    MatchRule,
+    Policy,
+    TaxRates,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,11 @@ class RuleSet(Protocol):
     @property
     def pools_wallets(self) -> bool:
         """True when each asset is one pool across all wallets (uk, ca)."""
+        ...
+
+    @property
+    def pool_rule(self) -> MatchRule | None:
+        """The rule pooled matches are reported under (s104, acb); None where lots are kept."""
         ...
 
     def method_for(self, policy: Policy) -> LotMethod | None:

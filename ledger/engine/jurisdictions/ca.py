@@ -102,6 +102,7 @@ class CaRules:
 
     jurisdiction: Final = Jurisdiction.CA
     pools_wallets: Final = True
+    pool_rule: Final = MatchRule.ACB
 
     def method_for(self, policy: Policy) -> None:
         """Average cost is the law; no method may be chosen.
@@ -188,9 +189,7 @@ class CaRules:
                         else:
                             pending[asset] = pending.get(asset, 0) + denied
                 records.append(
-                    DisposalRecord(
-                        event.id, (event.id,), moment, day, asset, None, sold, [piece]
-                    )
+                    DisposalRecord(event.id, (event.id,), moment, day, asset, None, sold, [piece])
                 )
             elif action is not Action.TRANSFER:
                 pools.move(event, removals, POOL_LABEL)

@@ -17,7 +17,15 @@ from ledger.engine.errors import MethodNotAllowed
 from ledger.engine.jurisdictions.base import Replayed
 from ledger.engine.lots import LotBook, replay_lots
 from ledger.engine.terms import TermScheme
-from ledger.engine.values import Jurisdiction, LotEvent, LotMethod, Policy, TaxRates, Term
+from ledger.engine.values import (
+    Jurisdiction,
+    LotEvent,
+    LotMethod,
+    MatchRule,
+    Policy,
+    TaxRates,
+    Term,
+)
 
 DEFAULT_RATES: Final = TaxRates(short=Decimal("0.45"), long=Decimal("0.45"), exempt=Decimal(0))
 
@@ -27,6 +35,7 @@ class DeRules:
 
     jurisdiction: Final = Jurisdiction.DE
     pools_wallets: Final = False
+    pool_rule: Final[MatchRule | None] = None
 
     def method_for(self, policy: Policy) -> LotMethod:
         """Always fifo.

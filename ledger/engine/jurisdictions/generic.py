@@ -15,7 +15,15 @@ from typing import Final
 from ledger.engine.jurisdictions.base import Replayed
 from ledger.engine.lots import LotBook, replay_lots
 from ledger.engine.terms import TermScheme
-from ledger.engine.values import Jurisdiction, LotEvent, LotMethod, Policy, TaxRates, Term
+from ledger.engine.values import (
+    Jurisdiction,
+    LotEvent,
+    LotMethod,
+    MatchRule,
+    Policy,
+    TaxRates,
+    Term,
+)
 
 FLAT_RATE: Final = Decimal("0.20")
 
@@ -25,6 +33,7 @@ class GenericRules:
 
     jurisdiction: Final = Jurisdiction.GENERIC
     pools_wallets: Final = False
+    pool_rule: Final[MatchRule | None] = None
 
     def method_for(self, policy: Policy) -> LotMethod:
         """Any method; fifo by default.

@@ -84,6 +84,7 @@ class UkRules:
 
     jurisdiction: Final = Jurisdiction.UK
     pools_wallets: Final = True
+    pool_rule: Final = MatchRule.S104
 
     def method_for(self, policy: Policy) -> None:
         """The statutory matching rules; no method may be chosen.

@@ -42,6 +42,7 @@ from ledger.engine.values import (
     Jurisdiction,
     LotEvent,
     LotMethod,
+    MatchRule,
     Policy,
     TaxRates,
     Term,
@@ -172,6 +173,7 @@ class UsRules:
 
     jurisdiction: Final = Jurisdiction.US
     pools_wallets: Final = False
+    pool_rule: Final[MatchRule | None] = None
 
     def method_for(self, policy: Policy) -> LotMethod:
         """Any method; fifo by default (the IRS default without adequate identification).
