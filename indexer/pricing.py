@@ -17,7 +17,7 @@ Pure part (no I/O, exact arithmetic: ints, `Fraction`, `Decimal`; never float):
   swap's disposal leg as `fee_usd` (taken off its proceeds). Missing prices stay missing
   (`value_usd=None`, `price_missing=True`), never guessed.
 
-Async part (gather): `fetch_pool_prices` reads `Sync`/`Swap` logs of the configured pools
+Async part (gather): `fetch_pool_prices` reads `Sync` / `Initialize` / `Swap` logs of the configured pools
 with the same adaptive sweep (no archive node needed); `fetch_pool_price_at` asks
 `getReserves()`/`slot0()` at a past block only as a fallback (e.g. to seed the state a
 range starts from), and returns None where the node has no state at that block.
@@ -38,7 +38,12 @@ import structlog
 
 from indexer.classify import PoolProtocol, PoolTokens
 from indexer.decoders.uniswap_v2 import SYNC_TOPIC, decode_sync
-from indexer.decoders.uniswap_v3 import SWAP_V3_TOPIC, decode_swap_v3
+from indexer.decoders.uniswap_v3 import (
+    INITIALIZE_TOPIC,
+    SWAP_V3_TOPIC,
+    decode_initialize,
+    decode_swap_v3,
+)
 from indexer.errors import DecodeError, MalformedResponse, RpcError
 from indexer.records import parse_address, parse_bytes
 from indexer.rpc import RpcCall, RpcClient
@@ -237,7 +242,7 @@ async def fetch_pool_prices(
     from_block: int,
     to_block: int,
 ) -> tuple[list[PoolPrice], list[DecodeError]]:
-    """Pool prices after every `Sync` (V2) and `Swap` (V3) of the pools in the range.
+    """Pool prices after every `Sync` (V2), `Initialize` and `Swap` (V3) of the pools.
 
     Raises:
         RangeTooLarge, RpcError, RpcTimeout, RpcUnavailable, MalformedResponse: see
@@ -245,7 +250,9 @@ async def fetch_pool_prices(
     """
     if not pools:
         return [], []
-    price_filter = LogFilter(topics=((SYNC_TOPIC, SWAP_V3_TOPIC),), addresses=tuple(sorted(pools)))
+    price_filter = LogFilter(
+        topics=((SYNC_TOPIC, SWAP_V3_TOPIC, INITIALIZE_TOPIC),), addresses=tuple(sorted(pools))
+    )
     logs = await sweeper.fetch_logs([price_filter], from_block, to_block)
     prices: list[PoolPrice] = []
     errors: list[DecodeError] = []
@@ -256,15 +263,17 @@ async def fetch_pool_prices(
         d0, d1 = decimals.get(tokens.token0), decimals.get(tokens.token1)
         if d0 is None or d1 is None:
             continue
+        topic0 = entry.topics[0] if entry.topics else b""
         try:
-            if tokens.protocol is PoolProtocol.UNISWAP_V2 and entry.topics[:1] == (SYNC_TOPIC,):
+            if tokens.protocol is PoolProtocol.UNISWAP_V2 and topic0 == SYNC_TOPIC:
                 sync = decode_sync(entry)
                 price = v2_price(sync.reserve0_raw, sync.reserve1_raw, d0, d1)
-            elif tokens.protocol is PoolProtocol.UNISWAP_V3 and entry.topics[:1] == (
-                SWAP_V3_TOPIC,
-            ):
+            elif tokens.protocol is PoolProtocol.UNISWAP_V3 and topic0 == SWAP_V3_TOPIC:
                 swap = decode_swap_v3(entry)
                 price = v3_price(swap.sqrt_price_x96, d0, d1)
+            elif tokens.protocol is PoolProtocol.UNISWAP_V3 and topic0 == INITIALIZE_TOPIC:
+                initialize = decode_initialize(entry)
+                price = v3_price(initialize.sqrt_price_x96, d0, d1)
             else:
                 continue
         except DecodeError as exc:

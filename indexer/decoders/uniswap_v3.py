@@ -1,5 +1,6 @@
-"""Uniswap V3 pool `Swap`.
+"""Uniswap V3 pool events: `Swap`, and `Initialize` (the price a pool starts at).
 
+    Initialize(uint160 sqrtPriceX96, int24 tick)
     Swap(address indexed sender, address indexed recipient, int256 amount0, int256 amount1,
          uint160 sqrtPriceX96, uint128 liquidity, int24 tick)
 
@@ -18,6 +19,21 @@ from ledger.ids import Address, BlockNumber, LogIndex
 SWAP_V3_TOPIC: Final = bytes.fromhex(
     "c42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67"
 )
+
+INITIALIZE_TOPIC: Final = bytes.fromhex(
+    "98636036cb66a9c19a37435efc1e90142190214e8abeb821bdba3f2990dd4c95"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UniswapV3Initialize:
+    """A pool's first price, set once before any liquidity or swap."""
+
+    pool: Address
+    sqrt_price_x96: int
+    tick: int
+    block_number: BlockNumber
+    log_index: LogIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +68,22 @@ def decode_swap_v3(log: RawLog) -> UniswapV3Swap:
         sqrt_price_x96=uint_word("SwapV3", log, data_word(log, 2), bits=160),
         liquidity=uint_word("SwapV3", log, data_word(log, 3), bits=128),
         tick=int_word("SwapV3", log, data_word(log, 4), bits=24),
+        block_number=log.block_number,
+        log_index=log.log_index,
+    )
+
+
+def decode_initialize(log: RawLog) -> UniswapV3Initialize:
+    """Decode a Uniswap V3 Initialize log.
+
+    Raises:
+        DecodeError: the log is not a well-formed Initialize.
+    """
+    check_shape("Initialize", log, INITIALIZE_TOPIC, topics=1, words=2)
+    return UniswapV3Initialize(
+        pool=log.address,
+        sqrt_price_x96=uint_word("Initialize", log, data_word(log, 0), bits=160),
+        tick=int_word("Initialize", log, data_word(log, 1), bits=24),
         block_number=log.block_number,
         log_index=log.log_index,
     )

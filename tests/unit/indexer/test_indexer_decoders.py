@@ -11,7 +11,12 @@ from indexer_unit_logs import TX, addr, make_log, topic_address
 
 from indexer.decoders.erc20 import TRANSFER_TOPIC, decode_transfer
 from indexer.decoders.uniswap_v2 import SWAP_V2_TOPIC, SYNC_TOPIC, decode_swap_v2, decode_sync
-from indexer.decoders.uniswap_v3 import SWAP_V3_TOPIC, decode_swap_v3
+from indexer.decoders.uniswap_v3 import (
+    INITIALIZE_TOPIC,
+    SWAP_V3_TOPIC,
+    decode_initialize,
+    decode_swap_v3,
+)
 from indexer.decoders.weth import (
     DEPOSIT_TOPIC,
     WITHDRAWAL_TOPIC,
@@ -27,6 +32,7 @@ SIGNATURES = {
     SWAP_V2_TOPIC: "Swap(address,uint256,uint256,uint256,uint256,address)",
     SYNC_TOPIC: "Sync(uint112,uint112)",
     SWAP_V3_TOPIC: "Swap(address,address,int256,int256,uint160,uint128,int24)",
+    INITIALIZE_TOPIC: "Initialize(uint160,int24)",
 }
 DECODERS = [
     decode_transfer,
@@ -35,6 +41,7 @@ DECODERS = [
     decode_swap_v2,
     decode_sync,
     decode_swap_v3,
+    decode_initialize,
 ]
 
 
@@ -168,3 +175,9 @@ def test_fuzzed_logs_decode_or_raise_decode_error(decoder, topic0, topics, data)
         decoder(log)
     except DecodeError as exc:
         assert exc.log_index == log.log_index
+
+
+def test_uniswap_v3_initialize() -> None:
+    data = encode(["uint160", "int24"], [2**96, -5])
+    init = decode_initialize(make_log(addr(8), [INITIALIZE_TOPIC], data))
+    assert (init.sqrt_price_x96, init.tick) == (2**96, -5)
