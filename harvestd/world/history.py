@@ -42,7 +42,7 @@ from web3.types import TxReceipt
 from harvestd.world.artifacts import load_artifact
 from harvestd.world.chain import WorldChain, encode_call
 from harvestd.world.deploy import FAR_DEADLINE, call_data
-from harvestd.world.errors import ManifestInvalid
+from harvestd.world.errors import ManifestInvalid, TransactionFailed
 from harvestd.world.manifest import Manifest, PoolEntry, Protocol
 from harvestd.world.market import (
     price_from_sqrt_x96,
@@ -119,6 +119,12 @@ class HistoryTx:
     gas_used: int
     gas_price_wei: int
     gas_paid_wei: int
+    value_in_usd: Decimal | None
+    """`amount_in` at the pool prices before the transaction (None without a token in)."""
+    value_out_usd: Decimal | None
+    """`amount_out` at the pool prices before the transaction."""
+    gas_usd: Decimal
+    """`gas_paid_wei` at the ETH price before the transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +213,10 @@ def history_from_json(raw: dict[str, Any], source: str = "<dict>") -> History:
                     "tx_hash": TxHash(t["tx_hash"]),
                     "block_number": BlockNumber(int(t["block_number"])),
                     "kind": TxKind(t["kind"]),
-                    "value_usd": None if t["value_usd"] is None else Decimal(t["value_usd"]),
+                    "value_usd": _decimal_or_none(t["value_usd"]),
+                    "value_in_usd": _decimal_or_none(t["value_in_usd"]),
+                    "value_out_usd": _decimal_or_none(t["value_out_usd"]),
+                    "gas_usd": Decimal(t["gas_usd"]),
                 }
             )
             for t in raw["transactions"]
@@ -234,6 +243,10 @@ def history_from_json(raw: dict[str, Any], source: str = "<dict>") -> History:
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ManifestInvalid(source, f"{type(error).__name__}: {error}") from error
+
+
+def _decimal_or_none(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 def load_history(path: Path) -> History:
@@ -386,6 +399,7 @@ class _Generator:
         self.records: list[HistoryTx] = []
         self.points: list[PricePoint] = []
         self.step_index = 0
+        self.prices_before: dict[str, Decimal] = {}
         self.next_timestamp = 0
         self.tokens = {t.symbol: chain.contract(self.erc20, t.address) for t in manifest.tokens}
         self.pool_contracts = {
@@ -451,13 +465,14 @@ class _Generator:
             self.chain.request("evm_setAutomine", [True])
         block = self.chain.w3.eth.get_block("latest")
         self.chain.check_block(f"whale moves of step {self.step_index}", int(block["number"]), sent)
+        prices = self._prices_now()
         self.points.append(
             PricePoint(
                 step=self.step_index,
                 block_number=BlockNumber(int(block["number"])),
                 timestamp=int(block["timestamp"]),
                 prices_usd=tuple(
-                    (t.symbol, self.price_usd(t.symbol).quantize(VALUE_QUANTUM))
+                    (t.symbol, prices[t.symbol].quantize(VALUE_QUANTUM))
                     for t in self.manifest.tokens
                 ),
             )
@@ -500,21 +515,6 @@ class _Generator:
             "whale v3 move", self.whale, self.swap_router, calldata, gas=SWAP_GAS
         )
 
-    def price_usd(self, symbol: str) -> Decimal:
-        """USD price of `symbol` in its V3 0.05 % USDC pool, now (latest state)."""
-        if symbol == "USDC":
-            return Decimal(1)
-        pool = self.manifest.pool(Protocol.UNISWAP_V3, symbol, "USDC", 500)
-        sqrt_price = int(self.pool_contracts[pool.address].functions.slot0().call()[0])
-        price = price_from_sqrt_x96(sqrt_price)
-        token = self.manifest.token(symbol)
-        usdc = self.manifest.token("USDC")
-        if pool.token0 == token.address:
-            per_unit = price * Fraction(10) ** (token.decimals - usdc.decimals)
-        else:
-            per_unit = (1 / price) * Fraction(10) ** (token.decimals - usdc.decimals)
-        return Decimal(per_unit.numerator) / Decimal(per_unit.denominator)
-
     # --- bookkeeping ----------------------------------------------------------------
 
     def _balance(self, wallet: Address, symbol: str) -> int:
@@ -534,6 +534,7 @@ class _Generator:
     def _send(
         self, label: str, sender: Address, to: Address, calldata: str, value_wei: int = 0
     ) -> TxReceipt:
+        self.prices_before = self._prices_now()
         self.chain.set_next_timestamp(self.next_timestamp)
         self.next_timestamp += OWNER_TX_SPACING_SECONDS
         return self.chain.transact(label, sender, to, calldata, value_wei=value_wei, gas=SWAP_GAS)
@@ -582,30 +583,46 @@ class _Generator:
                 gas_used=int(receipt["gasUsed"]),
                 gas_price_wei=gas_price,
                 gas_paid_wei=int(receipt["gasUsed"]) * gas_price,
+                value_in_usd=None if symbol_in is None else self._value(symbol_in, amount_in),
+                value_out_usd=None if symbol_out is None else self._value(symbol_out, amount_out),
+                gas_usd=self._value("ETH", int(receipt["gasUsed"]) * gas_price),
             )
         )
 
+    def _prices_now(self) -> dict[str, Decimal]:
+        """USD prices of every token from the V3 0.05 % USDC pools (one batched read)."""
+        symbols = [t.symbol for t in self.manifest.tokens if t.symbol != "USDC"]
+        pools = [self.manifest.pool(Protocol.UNISWAP_V3, s, "USDC", 500) for s in symbols]
+        states = self.chain.call_many([(p.address, SLOT0) for p in pools])
+        usdc = self.manifest.token("USDC")
+        prices = {"USDC": Decimal(1)}
+        for symbol, pool, state in zip(symbols, pools, states, strict=True):
+            token = self.manifest.token(symbol)
+            price = price_from_sqrt_x96(_word(state, 0))
+            if pool.token0 != token.address:
+                price = 1 / price
+            per_unit = price * Fraction(10) ** (token.decimals - usdc.decimals)
+            prices[symbol] = Decimal(per_unit.numerator) / Decimal(per_unit.denominator)
+        prices["ETH"] = prices["WETH"]
+        return prices
+
     def _value(self, symbol: str, amount_raw: int) -> Decimal:
+        """USD value of `amount_raw` at the prices before the last owner transaction."""
         decimals = 18 if symbol == "ETH" else self.manifest.token(symbol).decimals
-        price = self.price_usd("WETH" if symbol == "ETH" else symbol)
+        price = self.prices_before[symbol]
         return (Decimal(amount_raw) * price / Decimal(10) ** decimals).quantize(
             VALUE_QUANTUM, rounding=ROUND_HALF_EVEN
         )
 
     def _swap_value(
-        self,
-        symbol_in: str,
-        amount_in: int,
-        symbol_out: str,
-        amount_out: int,
-        price_before: Decimal,
+        self, symbol_in: str, amount_in: int, symbol_out: str, amount_out: int
     ) -> tuple[Decimal, str]:
         usdc = self.manifest.token("USDC").decimals
         if symbol_in == "USDC":
             return Decimal(amount_in) / Decimal(10) ** usdc, "usdc_leg"
         if symbol_out == "USDC":
             return Decimal(amount_out) / Decimal(10) ** usdc, "usdc_leg"
-        return price_before, "pool_price"
+        return self._value(symbol_in, amount_in), "pool_price"
 
     def _approve(self, wallet: Address, symbol: str, spender: Address) -> None:
         token = self.manifest.token(symbol).address
@@ -651,12 +668,13 @@ class _Generator:
         wallet = self.main
         before_in = self._balance(wallet, symbol_in)
         before_out = self._balance(wallet, symbol_out)
-        value_before = self._value(symbol_in, amount_in_raw)
         receipt = self._send(label, wallet, to, calldata, value_wei)
         gas = int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
         paid = before_in - self._balance(wallet, symbol_in) - (gas if symbol_in == "ETH" else 0)
         got = self._balance(wallet, symbol_out) - before_out + (gas if symbol_out == "ETH" else 0)
-        value, source = self._swap_value(symbol_in, paid, symbol_out, got, value_before)
+        if paid != amount_in_raw:
+            raise TransactionFailed(label, receipt["transactionHash"].to_0x_hex(), "input differs")
+        value, source = self._swap_value(symbol_in, paid, symbol_out, got)
         self._record(
             receipt=receipt,
             wallet=wallet,
@@ -677,7 +695,6 @@ class _Generator:
 
     def act_receive_native(self, amount: Amount) -> None:
         raw = self._raw("ETH", amount, self.outsider)
-        value = self._value("ETH", raw)
         receipt = self._send("outsider sends ETH", self.outsider, self.main, "0x", raw)
         self._record(
             receipt=receipt,
@@ -690,7 +707,7 @@ class _Generator:
             amount_in=0,
             symbol_out="ETH",
             amount_out=raw,
-            value_usd=value,
+            value_usd=self._value("ETH", raw),
             value_source="pool_price",
             counterparty=self.outsider,
         )
@@ -706,7 +723,6 @@ class _Generator:
             token.address,
             call_data(self.tokens[symbol], "mint", self.outsider, raw),
         )
-        value = self._value(symbol, raw)
         receipt = self._send(
             f"outsider sends {symbol}",
             self.outsider,
@@ -725,7 +741,7 @@ class _Generator:
             amount_in=0,
             symbol_out=symbol,
             amount_out=raw,
-            value_usd=value,
+            value_usd=self._value(symbol, raw),
             value_source=source,
             counterparty=self.outsider,
         )
@@ -848,7 +864,6 @@ class _Generator:
 
     def act_wrap(self, amount: Amount) -> None:
         raw = self._raw("ETH", amount, self.main)
-        value = self._value("ETH", raw)
         receipt = self._send(
             "wrap", self.main, self.manifest.contracts.weth, call_data(self.weth, "deposit"), raw
         )
@@ -863,14 +878,13 @@ class _Generator:
             amount_in=raw,
             symbol_out="WETH",
             amount_out=raw,
-            value_usd=value,
+            value_usd=self._value("ETH", raw),
             value_source="pool_price",
             counterparty=self.manifest.contracts.weth,
         )
 
     def act_unwrap(self, amount: Amount) -> None:
         raw = self._raw("WETH", amount, self.main)
-        value = self._value("WETH", raw)
         receipt = self._send(
             "unwrap", self.main, self.manifest.contracts.weth, call_data(self.weth, "withdraw", raw)
         )
@@ -885,14 +899,13 @@ class _Generator:
             amount_in=raw,
             symbol_out="ETH",
             amount_out=raw,
-            value_usd=value,
+            value_usd=self._value("WETH", raw),
             value_source="pool_price",
             counterparty=self.manifest.contracts.weth,
         )
 
     def act_transfer(self, symbol: str, amount: Amount) -> None:
         raw = self._raw(symbol, amount, self.main)
-        value = self._value(symbol, raw)
         token = self.manifest.token(symbol)
         receipt = self._send(
             f"transfer {symbol} main->cold",
@@ -911,7 +924,7 @@ class _Generator:
             amount_in=raw,
             symbol_out=None,
             amount_out=0,
-            value_usd=value,
+            value_usd=self._value(symbol, raw),
             value_source="usdc_leg" if symbol == "USDC" else "pool_price",
             counterparty=self.cold,
         )

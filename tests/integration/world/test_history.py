@@ -5,6 +5,7 @@ gain and a loss at the final pool prices."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,9 +16,9 @@ from eth_utils.address import to_checksum_address
 from web3 import Web3
 
 from harvestd.world.artifacts import load_artifact
-from harvestd.world.history import History, TxKind
+from harvestd.world.history import History, TxKind, history_from_json
 from harvestd.world.launch import World
-from harvestd.world.manifest import Protocol
+from harvestd.world.manifest import Protocol, load_manifest, manifest_from_json
 from ledger.events import NATIVE_ASSET
 
 YEAR_SECONDS = 365 * 86_400
@@ -225,3 +226,18 @@ def test_records_are_exact_values(history: History) -> None:
         if tx.value_source == "usdc_leg":
             assert tx.value_usd is not None
             assert tx.value_usd == tx.value_usd.quantize(Decimal("0.000001"))
+
+
+def test_history_and_manifest_survive_json(world: World, history: History) -> None:
+    assert history_from_json(json.loads(json.dumps(history.to_json()))) == history
+    assert manifest_from_json(json.loads(json.dumps(world.manifest.to_json()))) == world.manifest
+    assert load_manifest(world.manifest_path) == world.manifest
+
+
+def test_both_legs_and_gas_are_valued(history: History) -> None:
+    for tx in history.transactions:
+        assert tx.gas_usd >= 0
+        if tx.kind == TxKind.SWAP:
+            assert tx.value_in_usd is not None and tx.value_out_usd is not None
+            # the two legs of a swap are worth about the same before it (fees, impact)
+            assert abs(tx.value_in_usd - tx.value_out_usd) < tx.value_in_usd / 50
