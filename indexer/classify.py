@@ -176,7 +176,11 @@ def classify_transaction(
     wrapped_native: frozenset[Address] = frozenset(),
     pools: Mapping[Address, PoolTokens] | None = None,
 ) -> Classification:
-    """Turn one transaction's receipt, native transfers and block into unpriced ledger events."""
+    """Turn one transaction's receipt, native transfers and block into unpriced ledger events.
+
+    Raises:
+        Nothing: undecodable logs are returned in `decode_errors`.
+    """
     receipt = tx.receipt
     pools = pools or {}
     timestamp = datetime.fromtimestamp(tx.block.timestamp, tz=UTC)

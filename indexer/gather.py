@@ -21,6 +21,8 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import structlog
+
 from indexer.classify import TxBundle
 from indexer.errors import InconsistentRead, MalformedResponse
 from indexer.native import (
@@ -42,6 +44,8 @@ from indexer.records import (
 from indexer.rpc import RpcCall
 from indexer.sweep import LogSweeper, wallet_filters
 from ledger.ids import Address, BlockNumber, ChainId, TxHash
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +181,17 @@ async def gather_range(
             native_transfers=tuple(sorted(by_tx.get(r.tx_hash, ()), key=lambda t: t.trace_address)),
         )
         for r in ordered
+    )
+    log.info(
+        "range_gathered",
+        chain_id=chain_id,
+        from_block=from_block,
+        to_block=to_block,
+        logs=len(logs),
+        transactions=len(bundles),
+        native_transfers=len(transfers),
+        unexplained=len(unexplained),
+        trace_method=str(trace_method),
     )
     return GatheredRange(
         chain_id,

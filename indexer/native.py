@@ -173,7 +173,11 @@ def _under_failure(path: tuple[int, ...], failed: Iterable[tuple[int, ...]]) -> 
 def native_scan_from_traces(
     rows: Sequence[Mapping[str, Any]], wallets: frozenset[Address]
 ) -> NativeScan:
-    """Decide, from normalised traces, the native transfers and the sent transactions (pure)."""
+    """Decide, from normalised traces, the native transfers and the sent transactions (pure).
+
+    Raises:
+        Nothing (pure).
+    """
     failed_paths: dict[TxHash, list[tuple[int, ...]]] = {}
     for row in rows:
         if row["failed"]:

@@ -75,14 +75,22 @@ def _decimal(value: Fraction) -> Decimal:
 def v2_price(
     reserve0_raw: int, reserve1_raw: int, decimals0: int, decimals1: int
 ) -> Decimal | None:
-    """Price of one whole token0 in whole token1 from V2 reserves; None for an empty pool."""
+    """Price of one whole token0 in whole token1 from V2 reserves; None for an empty pool.
+
+    Raises:
+        Nothing: an empty pool gives None.
+    """
     if reserve0_raw <= 0 or reserve1_raw <= 0:
         return None
     return _decimal(Fraction(reserve1_raw * 10**decimals0, reserve0_raw * 10**decimals1))
 
 
 def v3_price(sqrt_price_x96: int, decimals0: int, decimals1: int) -> Decimal | None:
-    """Price of one whole token0 in whole token1 from a V3 sqrtPriceX96; None when zero."""
+    """Price of one whole token0 in whole token1 from a V3 sqrtPriceX96; None when zero.
+
+    Raises:
+        Nothing: a zero price gives None.
+    """
     if sqrt_price_x96 <= 0:
         return None
     return _decimal(Fraction(sqrt_price_x96 * sqrt_price_x96 * 10**decimals0, Q192 * 10**decimals1))
@@ -100,7 +108,11 @@ class PoolPrice:
     log_index: LogIndex
 
     def price_of(self, token: Address) -> tuple[Address, Decimal] | None:
-        """(quote token, price of one whole `token` in it), if the pool holds `token`."""
+        """(quote token, price of one whole `token` in it), if the pool holds `token`.
+
+        Raises:
+            Nothing.
+        """
         if token == self.token0:
             return self.token1, self.price0_in_1
         if token == self.token1:
@@ -114,7 +126,11 @@ def pool_price_from_log(
     block: BlockNumber,
     log_index: LogIndex,
 ) -> PoolPrice | None:
-    """Wrap a computed price with its pool's tokens (None stays None)."""
+    """Wrap a computed price with its pool's tokens (None stays None).
+
+    Raises:
+        Nothing.
+    """
     if price is None:
         return None
     return PoolPrice(entry_pool.pool, entry_pool.token0, entry_pool.token1, price, block, log_index)
@@ -141,7 +157,11 @@ class PriceBook:
         numeraire: Address,
         prices: Iterable[PoolPrice],
     ) -> PriceBook:
-        """Index pool prices by pool and chain order."""
+        """Index pool prices by pool and chain order.
+
+        Raises:
+            Nothing.
+        """
         last: dict[tuple[Address, int], PoolPrice] = {}
         for price in sorted(prices, key=lambda p: (p.block_number, p.log_index)):
             last[(price.pool, price.block_number)] = price  # the block's final state wins
@@ -153,7 +173,11 @@ class PriceBook:
         return PriceBook(pools, decimals, usd_stables, numeraire, ordered, blocks)
 
     def pool_price_at(self, pool: Address, block: int) -> PoolPrice | None:
-        """The pool's state at the end of `block`: its last observation at or before it."""
+        """The pool's state at the end of `block`: its last observation at or before it.
+
+        Raises:
+            Nothing.
+        """
         found = self.observations.get(pool, ())
         index = bisect.bisect_right(self._blocks.get(pool, ()), block)
         return found[index - 1] if index else None
@@ -171,7 +195,11 @@ class PriceBook:
         return None
 
     def usd_price(self, asset: Address, block: int) -> Decimal | None:
-        """USD price of one whole `asset` at the end of `block`, or None when unknown."""
+        """USD price of one whole `asset` at the end of `block`, or None when unknown.
+
+        Raises:
+            Nothing: unknown is None.
+        """
         if asset == NATIVE_ASSET:
             asset = self.numeraire
         if asset in self.usd_stables:
@@ -189,7 +217,11 @@ class PriceBook:
         return PRICE_CONTEXT.multiply(in_numeraire, numeraire_usd)
 
     def value_usd(self, asset: Address, amount_raw: int, block: int) -> Decimal | None:
-        """USD value of `amount_raw` of `asset` at `block`, or None when unpriced."""
+        """USD value of `amount_raw` of `asset` at `block`, or None when unpriced.
+
+        Raises:
+            Nothing: unknown is None.
+        """
         price = self.usd_price(asset, block)
         dec = self.decimals.get(self.numeraire if asset == NATIVE_ASSET else asset)
         if price is None or dec is None:
@@ -201,7 +233,11 @@ class PriceBook:
 
 
 def apply_prices(events: Sequence[LedgerEvent], book: PriceBook) -> tuple[LedgerEvent, ...]:
-    """Value a transaction's events by DESIGN.md's rule (see the module docstring)."""
+    """Value a transaction's events by DESIGN.md's rule (see the module docstring).
+
+    Raises:
+        Nothing: a missing price is marked, not raised.
+    """
     out = list(events)
 
     def value_at(event: LedgerEvent) -> Decimal | None:

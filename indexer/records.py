@@ -61,7 +61,11 @@ class TxReceipt:
 
     @property
     def gas_fee_wei(self) -> int:
-        """Execution gas paid by the sender (L1 data fees of rollups are not included)."""
+        """Execution gas paid by the sender (L1 data fees of rollups are not included).
+
+        Raises:
+            Nothing.
+        """
         return self.gas_used * self.effective_gas_price_wei
 
 

@@ -59,21 +59,36 @@ _TRANSIENT_CODES: Final = frozenset({-32000, -32005, -32603, 429})
 
 
 def redact_url(url: str) -> str:
-    """Keep only the scheme, host and port of an RPC URL (keys hide in user-info, path, query)."""
+    """Keep only the scheme, host and port of an RPC URL (keys hide in user-info, path, query).
+
+    Raises:
+        Nothing.
+    """
     parts = urlsplit(url)
     host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a malformed port: show none rather than fail
+        port = ""
     tail = "/…" if (parts.path not in ("", "/") or parts.query) else ""
     return f"{parts.scheme}://{host}{port}{tail}"
 
 
 def is_range_too_large(code: int, message: str) -> bool:
-    """True when a JSON-RPC error means "ask for a smaller block range"."""
+    """True when a JSON-RPC error means "ask for a smaller block range".
+
+    Raises:
+        Nothing.
+    """
     return bool(_RANGE_TOO_LARGE.search(message)) or (code == -32005 and "result" in message)
 
 
 def is_rate_limited(code: int, message: str) -> bool:
-    """True when a JSON-RPC error means "slow down and retry"."""
+    """True when a JSON-RPC error means "slow down and retry".
+
+    Raises:
+        Nothing.
+    """
     return code == 429 or (code in _TRANSIENT_CODES and bool(_RATE_LIMITED.search(message)))
 
 
@@ -94,7 +109,11 @@ class RetryPolicy:
     max_delay_seconds: float = 20.0
 
     def delay_seconds(self, attempt: int, rng: random.Random) -> float:
-        """Full-jitter exponential backoff for the given (1-based) failed attempt."""
+        """Full-jitter exponential backoff for the given (1-based) failed attempt.
+
+        Raises:
+            Nothing.
+        """
         cap = min(self.max_delay_seconds, self.base_delay_seconds * (2 ** (attempt - 1)))
         return rng.uniform(cap / 2, cap)
 
@@ -160,7 +179,11 @@ class RpcClient:
         await self.close()
 
     async def open(self) -> None:
-        """Create the HTTP session (idempotent)."""
+        """Create the HTTP session (idempotent).
+
+        Raises:
+            Nothing (no I/O until the first request).
+        """
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout_seconds),
@@ -169,7 +192,11 @@ class RpcClient:
             self._semaphore = asyncio.Semaphore(self._max_concurrency)
 
     async def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP session.
+
+        Raises:
+            Nothing.
+        """
         if self._session is not None:
             await self._session.close()
             self._session = None

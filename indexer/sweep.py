@@ -54,7 +54,11 @@ class LogFilter:
     """Empty means any contract."""
 
     def to_params(self, from_block: int, to_block: int) -> dict[str, Any]:
-        """The JSON filter object for this block range."""
+        """The JSON filter object for this block range.
+
+        Raises:
+            Nothing.
+        """
         params: dict[str, Any] = {
             "fromBlock": hex(from_block),
             "toBlock": hex(to_block),
@@ -68,12 +72,20 @@ class LogFilter:
 
 
 def address_topic(address: Address) -> bytes:
-    """An address as an indexed topic (left-padded to 32 bytes)."""
+    """An address as an indexed topic (left-padded to 32 bytes).
+
+    Raises:
+        Nothing.
+    """
     return bytes(12) + bytes.fromhex(address[2:])
 
 
 def wallet_filters(wallets: Iterable[Address]) -> tuple[LogFilter, LogFilter]:
-    """The two filters that find every ERC-20/WETH log touching any of the wallets."""
+    """The two filters that find every ERC-20/WETH log touching any of the wallets.
+
+    Raises:
+        Nothing.
+    """
     slot = tuple(sorted(address_topic(w) for w in wallets))
     return (
         LogFilter(topics=((TRANSFER_TOPIC, DEPOSIT_TOPIC, WITHDRAWAL_TOPIC), slot)),
@@ -101,14 +113,22 @@ class AdaptiveSpan:
     ceiling: int | None = None
 
     def shrink(self, refused_span: int) -> None:
-        """A range of `refused_span` blocks was refused."""
+        """A range of `refused_span` blocks was refused.
+
+        Raises:
+            Nothing.
+        """
         self.ceiling = max(self.min_span, refused_span - 1)
         self.span = max(self.min_span, min(self.span, refused_span // 2))
         self.successes = 0
         self.halvings += 1
 
     def succeed(self) -> None:
-        """A chunk succeeded at the current span."""
+        """A chunk succeeded at the current span.
+
+        Raises:
+            Nothing.
+        """
         self.successes += 1
         limit = self.max_span if self.ceiling is None else self.ceiling
         if self.span >= limit and self.ceiling is not None:

@@ -14,7 +14,11 @@ WORD = 32
 
 
 def fail(event: str, log: RawLog, reason: str) -> DecodeError:
-    """Build the DecodeError naming this log."""
+    """Build the DecodeError naming this log.
+
+    Raises:
+        Nothing: it returns the error for the caller to raise.
+    """
     return DecodeError(event, log.tx_hash, log.log_index, log.address, reason)
 
 
@@ -70,5 +74,9 @@ def int_word(event: str, log: RawLog, word: bytes, bits: int = 256) -> int:
 
 
 def data_word(log: RawLog, index: int) -> bytes:
-    """The `index`-th 32-byte word of the data (shape already checked)."""
+    """The `index`-th 32-byte word of the data (shape already checked).
+
+    Raises:
+        Nothing.
+    """
     return log.data[index * WORD : (index + 1) * WORD]
