@@ -74,7 +74,11 @@ def load_artifact(name: str, root: Path | None = None) -> Artifact:
 
 
 def sources_digest() -> str:
-    """sha256 over our Solidity sources and the compile script (the compile cache key)."""
+    """sha256 over our Solidity sources and the compile script (the compile cache key).
+
+    Raises:
+        OSError: a source file cannot be read.
+    """
     digest = hashlib.sha256()
     for path in sorted(CONTRACTS_DIR.iterdir()):
         if path.suffix in {".sol", ".js"}:

@@ -53,6 +53,9 @@ def encode_call(signature: str, *args: Any) -> str:
 
     A direct eth-abi encoding: about 100 times faster than web3's `encode_abi`, which
     matters for the thousands of whale swaps of a history.
+
+    Raises:
+        eth_abi.exceptions.EncodingError: `args` do not fit the signature's types.
     """
     types = _argument_types(signature)
     return "0x" + (selector(signature) + abi_encode(types, args)).hex()

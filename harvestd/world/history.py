@@ -193,7 +193,11 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_history(history: History, path: Path) -> None:
-    """Write `history` as indented JSON (atomically)."""
+    """Write `history` as indented JSON (atomically).
+
+    Raises:
+        OSError: the file cannot be written.
+    """
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(history.to_json(), indent=2))
     tmp.replace(path)

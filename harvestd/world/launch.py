@@ -106,7 +106,11 @@ def genesis_timestamp_for(now: float | None = None) -> int:
 
 
 def world_cache_key(root: Path | None = None) -> str:
-    """Hash of package-lock.json and every source file of `harvestd.world`."""
+    """Hash of package-lock.json and every source file of `harvestd.world`.
+
+    Raises:
+        OSError: a source file cannot be read.
+    """
     digest = hashlib.sha256()
     lock = (root or find_repo_root()) / "package-lock.json"
     digest.update(lock.read_bytes() if lock.is_file() else b"no-lock")

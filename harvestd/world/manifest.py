@@ -223,7 +223,11 @@ def load_manifest(path: Path) -> Manifest:
 
 
 def write_manifest(manifest: Manifest, path: Path) -> None:
-    """Write `manifest` as indented JSON (atomically)."""
+    """Write `manifest` as indented JSON (atomically).
+
+    Raises:
+        OSError: the file cannot be written.
+    """
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(manifest.to_json(), indent=2))
     tmp.replace(path)

@@ -32,7 +32,11 @@ def price_from_sqrt_x96(sqrt_price: int) -> Fraction:
 
 
 def full_range_ticks(fee: int) -> tuple[int, int]:
-    """The lowest and highest usable ticks for a fee tier's spacing."""
+    """The lowest and highest usable ticks for a fee tier's spacing.
+
+    Raises:
+        KeyError: not a Uniswap V3 fee tier (500, 3000, 10000).
+    """
     spacing = TICK_SPACING[fee]
     upper = MAX_TICK // spacing * spacing
     return -upper, upper

@@ -44,7 +44,11 @@ def find_repo_root(start: Path | None = None) -> Path:
 
 
 def cache_dir(root: Path | None = None) -> Path:
-    """`.harvestd-cache/` under the repository root (created on demand)."""
+    """`.harvestd-cache/` under the repository root (created on demand).
+
+    Raises:
+        OSError: the folder cannot be created.
+    """
     path = (root or find_repo_root()) / CACHE_DIRNAME
     path.mkdir(parents=True, exist_ok=True)
     return path
