@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import structlog
 
 from indexer.classify import TxBundle
-from indexer.errors import InconsistentRead, MalformedResponse
+from indexer.errors import InconsistentRead, MalformedResponse, RangeTooLarge, RpcError
 from indexer.native import (
     NativeScan,
     TraceMethod,
@@ -61,6 +61,9 @@ class GatheredRange:
     """One per transaction touching a wallet, in chain order."""
     trace_method: TraceMethod
     unexplained: tuple[UnexplainedBalanceChange, ...] = ()
+    native_complete: bool = True
+    """False when native movements could not be verified: no traces and no balance
+    history at these blocks (a node restored from a state dump). Book with review."""
 
 
 async def _top_level_values(
@@ -115,7 +118,8 @@ async def gather_range(
     Raises:
         InconsistentRead: a block's hash changed between reads (reorg): read again.
         RangeTooLarge: a single block was refused as too large.
-        RpcError: e.g. the balance fallback needs state the node does not keep.
+        RpcError: the node refused a call (a balance fallback without past state is not
+            an error: the range comes back with `native_complete=False`).
         RpcTimeout, RpcUnavailable, MalformedResponse: see `RpcClient.batch`.
     """
     owned = frozenset(wallets)
@@ -136,12 +140,29 @@ async def gather_range(
     receipts = await sweeper.fetch_receipts(tx_hashes)
     transfers = list(native.transfers)
     unexplained: list[UnexplainedBalanceChange] = []
+    native_complete = True
     if trace_method is not TraceMethod.TRACE_FILTER:
         transfers = list((await _top_level_values(sweeper, tx_hashes, owned)).transfers)
         suspects: list[UnexplainedBalanceChange] = []
-        for wallet in sorted(owned):
-            deltas = _known_deltas(wallet, receipts.values(), transfers)
-            suspects += await reconcile_balance(sweeper.rpc, wallet, from_block, to_block, deltas)
+        try:
+            for wallet in sorted(owned):
+                deltas = _known_deltas(wallet, receipts.values(), transfers)
+                suspects += await reconcile_balance(
+                    sweeper.rpc, wallet, from_block, to_block, deltas
+                )
+        except RpcError as exc:
+            if isinstance(exc, RangeTooLarge):
+                raise
+            # No state at past blocks: internal native transfers stay unknown.
+            log.warning(
+                "native_reconcile_unavailable",
+                from_block=from_block,
+                to_block=to_block,
+                code=exc.code,
+                reason=exc.message,
+            )
+            native_complete = False
+            suspects = []
         if suspects and trace_method is TraceMethod.DEBUG_CALL_TRACER:
             traced = await scan_native_debug_blocks(
                 sweeper.rpc, owned, {s.from_block for s in suspects}
@@ -191,6 +212,7 @@ async def gather_range(
         transactions=len(bundles),
         native_transfers=len(transfers),
         unexplained=len(unexplained),
+        native_complete=native_complete and not unexplained,
         trace_method=str(trace_method),
     )
     return GatheredRange(
@@ -201,4 +223,5 @@ async def gather_range(
         bundles,
         trace_method,
         tuple(unexplained),
+        native_complete and not unexplained,
     )

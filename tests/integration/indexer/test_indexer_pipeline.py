@@ -214,3 +214,4 @@ async def test_balance_fallback_pins_internal_payouts_to_their_blocks(bare_world
     assert (w2, block_of["send_eth"]) in flagged  # a plain send by W2 leaves no log
     assert (w1, block_of["swap_a_b"]) not in flagged
     assert all(u.unexplained_raw != 0 for u in gathered.unexplained)
+    assert not gathered.native_complete

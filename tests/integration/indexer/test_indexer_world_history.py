@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from structlog.testing import capture_logs
 
 from harvestd.world.history import TxKind
 from harvestd.world.launch import World
@@ -126,3 +127,29 @@ async def test_history_is_classified_and_valued_as_recorded(world: World) -> Non
         assert not any(e.price_missing for e in got), tx
     native_legs = [e for evs in events.values() for e in evs if e.asset == NATIVE_ASSET]
     assert any(e.kind is EventKind.SWAP_IN for e in native_legs)  # a router paid out ETH
+
+
+@pytest.mark.asyncio
+async def test_without_traces_or_past_state_the_range_is_marked_incomplete(world: World) -> None:
+    history = world.history
+    assert history is not None
+    owned = frozenset(Address(a) for _, a in history.wallets)
+    async with RpcClient(world.rpc_url) as rpc:
+        with capture_logs() as logs:
+            gathered = await gather_range(
+                LogSweeper(rpc),
+                ChainId(world.manifest.chain_id),
+                owned,
+                history.first_block,
+                history.last_block,
+                TraceMethod.BALANCE_RECONCILE,
+            )
+    assert not gathered.native_complete
+    assert "native_reconcile_unavailable" in {e["event"] for e in logs}
+    # What logs show is still found: every token-moving owner transaction.
+    token_txs = {
+        tx.tx_hash
+        for tx in history.transactions
+        if tx.kind is not TxKind.APPROVE and tx.method != "native"
+    }
+    assert token_txs <= {b.receipt.tx_hash for b in gathered.bundles}
