@@ -39,6 +39,7 @@ GENESIS_AGE_DAYS: Final = 430
 DAY_SECONDS: Final = 86_400
 DEFAULT_SEED: Final = 20240101
 CACHE_LOCK_TIMEOUT_SECONDS: Final = 600.0
+CACHE_PRUNE_AFTER_SECONDS: Final = 3600
 CACHE_MAX_AGE_DAYS: Final = 2
 """A cached world older than this is rebuilt (its history is anchored to build time)."""
 STATE_FILE: Final = "state.json"
@@ -213,11 +214,17 @@ def ensure_cached_world(
 
 
 def _prune_stale_caches(base: Path, keep: Path) -> None:
-    """Remove other cached worlds not used for a day (old keys pile up 5 MB each)."""
-    cutoff = time.time() - DAY_SECONDS
+    """Remove cached worlds of other keys (older sources) untouched for an hour: they
+    pile up at 5 MB each, 180 MB for an archive."""
+    cutoff = time.time() - CACHE_PRUNE_AFTER_SECONDS
+    key = keep.name.split("-")[1]
     for other in base.glob("world-*"):
-        if other != keep and other.is_dir() and other.stat().st_mtime < cutoff:
+        if key in other.name or other.stat().st_mtime >= cutoff:
+            continue
+        if other.is_dir():
             shutil.rmtree(other, ignore_errors=True)
+        else:
+            other.unlink(missing_ok=True)
 
 
 def _is_fresh(folder: Path) -> bool:

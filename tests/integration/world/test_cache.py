@@ -53,6 +53,7 @@ def test_restored_node_serves_the_past_but_not_past_state(world: World) -> None:
     assert world.chain().request("trace_transaction", [tx])
 
 
+@pytest.mark.slow
 def test_archive_cache_answers_calls_at_past_blocks(make_world: WorldFactory) -> None:
     archive = make_world(archive=True)
     block = first_usdc_receipt(archive)
