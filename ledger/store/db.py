@@ -25,6 +25,7 @@ URLs in messages have their password redacted (`redact_url`).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +56,7 @@ from ledger.store.errors import (
     IntegrityViolation,
     InvalidDatabaseUrl,
     MigrationFailed,
+    NestedTransaction,
     StoreError,
 )
 
@@ -216,6 +218,7 @@ class Store:
             if engine.dialect.name == "postgresql"
             else engine
         )
+        self._open = threading.local()  # the write transaction this thread holds, if any
         self.url: str = redact_url(engine.url)
         """The database URL, password redacted."""
         self.backend: str = engine.dialect.name
@@ -230,15 +233,25 @@ class Store:
     def transaction(self, operation: str = "transaction") -> Iterator[Session]:
         """A write transaction: commits on a clean exit, rolls back on any exception.
 
+        One per thread at a time: pass its session down instead of opening another.
+
         Raises:
+            NestedTransaction: this thread already holds a write transaction of this store.
             StoreError: a database error inside the block or at commit, translated.
         """
-        with (
-            translated_errors(operation, self.url),
-            Session(self._writer, expire_on_commit=False, autoflush=True) as session,
-            session.begin(),
-        ):
-            yield session
+        outer = getattr(self._open, "operation", None)
+        if outer is not None:
+            raise NestedTransaction(self.url, outer, operation)
+        self._open.operation = operation
+        try:
+            with (
+                translated_errors(operation, self.url),
+                Session(self._writer, expire_on_commit=False, autoflush=True) as session,
+                session.begin(),
+            ):
+                yield session
+        finally:
+            self._open.operation = None
 
     @contextmanager
     def reader(self, operation: str = "read") -> Iterator[Session]:

@@ -9,6 +9,7 @@
             ├── UnstorableValue         a value a money/time column cannot hold exactly
             ├── IntegrityViolation      a constraint refused a write (unique, foreign key, ...)
             ├── DatabaseFailure         any other driver error, with the operation that failed
+            ├── NestedTransaction       a write transaction opened inside another in one thread
             ├── NotFound                a row looked up by its id does not exist
             ├── EquivalentProposalOpen  an open proposal with the same fingerprint exists
             └── InvalidTransition       a status/state change the state machine forbids
@@ -82,6 +83,19 @@ class DatabaseFailure(StoreError):
         self.operation = operation
         self.reason = reason
         super().__init__(f"{operation} failed: {reason}")
+
+
+class NestedTransaction(StoreError):
+    """A write transaction was opened while the same thread already holds one (on SQLite
+    it would wait on its own lock until the busy timeout)."""
+
+    def __init__(self, url: str, outer: str, inner: str) -> None:
+        self.url = url
+        self.outer = outer
+        self.inner = inner
+        super().__init__(
+            f"{inner} was opened inside {outer} on {url!r}: pass the outer session instead"
+        )
 
 
 class NotFound(StoreError):

@@ -96,6 +96,7 @@ from ledger.store.errors import (
     IntegrityViolation,
     InvalidDatabaseUrl,
     InvalidTransition,
+    NestedTransaction,
     NotFound,
     StoreError,
     UnstorableValue,
@@ -577,6 +578,15 @@ class TestStore:
             assert count_events(session, CHAIN) == 0
             assert count_blocks(session, CHAIN) == 0
             assert get_checkpoint(session, CHAIN) is None
+
+    def test_a_nested_write_transaction_is_refused(self, store: Store) -> None:
+        with store.transaction("book blocks") as session:
+            add_events(session, [receive(1, 1, 0, 5)])
+            with pytest.raises(NestedTransaction) as caught, store.transaction("inner"):
+                pass
+        assert (caught.value.outer, caught.value.inner) == ("book blocks", "inner")
+        with store.transaction() as session:
+            assert count_events(session, CHAIN) == 1
 
     def test_a_constraint_failure_is_a_store_error_and_rolls_back(self, store: Store) -> None:
         with pytest.raises(IntegrityViolation) as caught, store.transaction() as session:
