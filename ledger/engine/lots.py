@@ -90,6 +90,7 @@ class LotBook:
             method if method in (LotMethod.FIFO, LotMethod.LIFO, LotMethod.HIFO) else LotMethod.FIFO
         )
         self._move_rule = MatchRule(move_method.value)
+        self._ordered = method in (LotMethod.FIFO, LotMethod.LIFO, LotMethod.HIFO)
         self._rule = MatchRule(method.value)
 
     # -- booking ---------------------------------------------------------------------
@@ -278,6 +279,82 @@ class LotBook:
             self.push(lot)
         self.held[(event.wallet, event.asset)] += event.amount_raw
 
+    def _pieces(
+        self, taken: Sequence[Take], amount: int, proceeds: int, day: int
+    ) -> list[PieceRecord]:
+        before, after = self.terms.before, self.terms.after
+        pieces: list[PieceRecord] = []
+        left_proceeds, left_amount = proceeds, amount
+        for lot, taken_amount, cost, rule, _ in taken:
+            piece_proceeds = share(left_proceeds, taken_amount, left_amount)
+            left_proceeds -= piece_proceeds
+            left_amount -= taken_amount
+            pieces.append(
+                PieceRecord(
+                    lot.id,
+                    lot.origin,
+                    rule,
+                    taken_amount,
+                    cost,
+                    piece_proceeds,
+                    after if day > lot.deadline else before,
+                    lot.acquired,
+                    lot.hp_start,
+                )
+            )
+        return pieces
+
+    def _dispose_ordered(
+        self, event: LotEvent, amount: int, proceeds: int, day: int, taken: list[Take] | None
+    ) -> list[PieceRecord]:
+        """fifo/lifo/hifo without named lots: `take` and `_pieces` in one pass (the hot path)."""
+        key = (event.wallet, event.asset)
+        held = self.held.get(key, 0)
+        if held < amount:
+            raise InsufficientLots(event.wallet, event.asset, amount, held, event.id)
+        self.held[key] = held - amount
+        heap = self.heaps[key]
+        rule, before, after = self._rule, self.terms.before, self.terms.after
+        pieces: list[PieceRecord] = []
+        left_amount, left_proceeds = amount, proceeds
+        while left_amount:
+            lot = heap[0][3]
+            available = lot.amount
+            if not available:  # superseded by a wash-sale fragment
+                heappop(heap)
+                continue
+            whole = available <= left_amount
+            if whole:
+                heappop(heap)
+                take, cost = available, lot.cost
+            else:
+                take = left_amount
+                cost = share(lot.cost, take, available)
+                lot.cost -= cost
+                lot.amount = available - take
+            if take == left_amount:
+                piece_proceeds = left_proceeds
+            else:
+                piece_proceeds = share(left_proceeds, take, left_amount)
+            left_proceeds -= piece_proceeds
+            left_amount -= take
+            pieces.append(
+                PieceRecord(
+                    lot.id,
+                    lot.origin,
+                    rule,
+                    take,
+                    cost,
+                    piece_proceeds,
+                    after if day > lot.deadline else before,
+                    lot.acquired,
+                    lot.hp_start,
+                )
+            )
+            if taken is not None:
+                taken.append((lot, take, cost, rule, whole))
+        return pieces
+
     def dispose(self, event: LotEvent, moment: datetime) -> None:
         """Realise value - fee against the lots the method takes."""
         value, fee = event.value, event.fee
@@ -286,49 +363,20 @@ class LotBook:
         amount = event.amount_raw
         proceeds = to_units(value) - to_units(fee) if fee else to_units(value)
         day = moment.toordinal()
-        taken = self.take(event, amount, True, proceeds, day)
-        before, after = self.terms.before, self.terms.after
-        if len(taken) == 1:
-            lot, _, cost, rule, _ = taken[0]
-            pieces = [
-                PieceRecord(
-                    lot.id,
-                    lot.origin,
-                    rule,
-                    amount,
-                    cost,
-                    proceeds,
-                    after if day > lot.deadline else before,
-                    lot.acquired,
-                    lot.hp_start,
-                )
-            ]
+        loss_rule = self.loss_rule
+        if self._ordered and not event.lots:
+            taken: list[Take] | None = [] if loss_rule is not None else None
+            pieces = self._dispose_ordered(event, amount, proceeds, day, taken)
         else:
-            pieces = []
-            left_proceeds, left_amount = proceeds, amount
-            for lot, taken_amount, cost, rule, _ in taken:
-                piece_proceeds = share(left_proceeds, taken_amount, left_amount)
-                left_proceeds -= piece_proceeds
-                left_amount -= taken_amount
-                pieces.append(
-                    PieceRecord(
-                        lot.id,
-                        lot.origin,
-                        rule,
-                        taken_amount,
-                        cost,
-                        piece_proceeds,
-                        after if day > lot.deadline else before,
-                        lot.acquired,
-                        lot.hp_start,
-                    )
-                )
+            taken = self.take(event, amount, True, proceeds, day)
+            pieces = self._pieces(taken, amount, proceeds, day)
         record = DisposalRecord(
             event.id, (event.id,), moment, day, event.asset, event.wallet, amount, pieces
         )
         self.disposals.append(record)
-        if self.loss_rule is not None:
-            self.loss_rule.after_disposal(self, record, taken)
+        if loss_rule is not None:
+            assert taken is not None
+            loss_rule.after_disposal(self, record, taken)
 
     def withdraw(self, event: LotEvent) -> None:
         """Remove lots without realising anything."""

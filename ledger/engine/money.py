@@ -17,7 +17,7 @@ Rounding rules (fixed, documented, the same everywhere):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Final
 
 VALUE_PLACES: Final = 18
@@ -36,16 +36,18 @@ def to_units(value: Decimal) -> int:
     Raises:
         ValueError: the value is not a finite number (NaN or infinity).
     """
-    if not value.is_finite():
-        raise ValueError(f"not a finite value: {value}")
     try:
-        scaled = value.scaleb(VALUE_PLACES, _CONTEXT)
-        units = int(scaled)
-        if scaled != units:
-            units = int(scaled.to_integral_value(rounding=ROUND_HALF_EVEN, context=_CONTEXT))
-    except InvalidOperation as exc:  # more than 120 significant digits
-        raise ValueError(f"value out of range: {value}") from exc
-    return units
+        numerator, denominator = value.as_integer_ratio()
+    except (ValueError, OverflowError):
+        raise ValueError(f"not a finite value: {value}") from None
+    if denominator == 1:
+        return numerator * VALUE_SCALE
+    quotient, remainder = divmod(numerator * VALUE_SCALE, denominator)
+    if remainder:
+        twice = remainder * 2
+        if twice > denominator or (twice == denominator and quotient & 1):
+            quotient += 1
+    return quotient
 
 
 def from_units(units: int) -> Decimal:

@@ -113,12 +113,16 @@ def check_wallets(events: Iterable[tuple[datetime, LotEvent]]) -> None:
 
     Raises:
         InsufficientLots: a disposal, send, conversion or transfer of more than held.
-        InvalidEvent: a missing value, to_wallet or to_asset.
+        InvalidEvent: a missing value, to_wallet or to_asset; named lots.
     """
     held: dict[tuple[str, str], int] = {}
     for _, event in events:
         key = (event.wallet, event.asset)
         action = event.action
+        if event.lots:
+            raise InvalidEvent(
+                event.id, "lots cannot be named here: each asset is one pool matched by statute"
+            )
         if action is Action.ACQUIRE:
             if event.value is None:
                 raise InvalidEvent(event.id, "an acquisition needs a value")

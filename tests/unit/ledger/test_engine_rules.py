@@ -101,6 +101,17 @@ def test_spec_lot_missing_exhausted_and_mismatched() -> None:
     assert (mismatch.value.named_raw, mismatch.value.amount_raw) == (3, 4)
 
 
+def test_pooled_jurisdictions_refuse_named_lots() -> None:
+    events = [
+        buy("b1", "2024-01-01", 10, "100"),
+        sell("s1", "2024-02-01", 1, "20", lots=(SpecLot("b1", 1),)),
+    ]
+    for jurisdiction in (Jurisdiction.UK, Jurisdiction.CA):
+        with pytest.raises(InvalidEvent) as caught:
+            replay(events, Policy(jurisdiction))
+        assert caught.value.event_id == "s1"
+
+
 def test_spec_takes_the_named_lots() -> None:
     events = [
         buy("b1", "2024-01-01", 10, "100"),
