@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from ledger.ids import Address
 from strategy.errors import MissingPrice, QuoteUnavailable
-from strategy.lotchoice import LotChoice, SaleRequest, choose_lots
+from strategy.lotchoice import SaleRequest, sell_whole_lots
 from strategy.policy import StrategyPolicy
 from strategy.proposals import (
     NoTrade,
@@ -44,7 +44,6 @@ from strategy.valuation import Valuation
 from strategy.values import (
     ZERO,
     LotId,
-    LotMethod,
     LotOrder,
     OpenLot,
     PortfolioSnapshot,
@@ -160,11 +159,12 @@ def find_harvest_candidates(
             continue
         price = valuation.by_asset[asset].raw_price_usd
         for lot in lots:
-            gain = lot.amount_raw * price - lot.cost_usd
-            if choice and gain >= 0:
+            value = lot.amount_raw * price
+            if choice and value >= lot.cost_usd:
                 continue
-            if lot.lot_id in excluded_lots:
+            if excluded_lots and lot.lot_id in excluded_lots:
                 continue
+            gain = value - lot.cost_usd
             if exempt_before is not None and lot.holding_period_start < exempt_before:
                 if choice:
                     continue
@@ -279,9 +279,7 @@ def decide_harvest(
         raise MissingPrice(first_buy)
     proceeds = first_out * buy_price - costs.first_leg_gas_usd
     sale = SaleRequest(asset, candidate.amount_raw, proceeds, candidate.lots)
-    choice: LotChoice = choose_lots(
-        LotMethod.MIN_TAX, [sale], policy.rules, policy.rates, year, now
-    )
+    choice = sell_whole_lots(sale, policy.rules, policy.rates, year, now)
     saving = -choice.tax_effect_usd
     required = costs.total.total_usd * (1 + policy.harvest.margin_ratio) + policy.harvest.margin_usd
     figures = (

@@ -149,6 +149,37 @@ def choose_lots_each(
     return tuple(choices)
 
 
+def sell_whole_lots(
+    sale: SaleRequest,
+    rules: JurisdictionRules,
+    rates: TaxRates,
+    year: TaxYearState,
+    sold_at: datetime,
+) -> LotChoice:
+    """A sale of every one of `sale.lots` in full (a harvest): no choice to make, one pass.
+
+    Raises:
+        InsufficientHoldings: `sale.amount_raw` is not what the lots hold.
+    """
+    held = sum(lot.amount_raw for lot in sale.lots)
+    if held != sale.amount_raw:
+        raise InsufficientHoldings(sale.asset, sale.amount_raw, held)
+    cutoff = long_term_cutoff(rules, sold_at)
+    long_term = Term.EXEMPT if rules.long_term_exempt else Term.LONG
+    uses = _whole_uses(sale, cutoff, long_term)
+    short = long = exempt = ZERO
+    for use in uses:
+        gain = use.proceeds_usd - use.cost_usd
+        if use.term is None or use.term is Term.SHORT:
+            short += gain
+        elif use.term is Term.LONG:
+            long += gain
+        else:
+            exempt += gain
+    method = LotMethod.FIFO if rules.lot_order is LotOrder.FIFO else LotMethod.MIN_TAX
+    return LotChoice(method, tuple(uses), short, long, exempt, tax_effect(rates, year, short, long))
+
+
 def summarise_uses(
     method: LotMethod, uses: Sequence[LotUse], rates: TaxRates, year: TaxYearState
 ) -> LotChoice:
@@ -257,7 +288,7 @@ class _Side:
 
 
 def _side(entries: list[tuple[Decimal, Decimal, int, OpenLot, Term | None]]) -> _Side:
-    entries.sort(key=lambda e: (e[0], e[1], e[2]))
+    entries.sort()  # (gain, gain, seq, ...): seq is unique, lots are never compared
     lots = [e[3] for e in entries]
     gains = [e[0] for e in entries]
     cum = [0]
@@ -269,6 +300,9 @@ def _side(entries: list[tuple[Decimal, Decimal, int, OpenLot, Term | None]]) -> 
         if gain < 0:
             negative += lot.amount_raw
     return _Side(lots, [e[4] for e in entries], gains, cum, cum_gain, negative)
+
+
+_EMPTY = _Side([], [], [], [0], [ZERO], 0)
 
 
 def _prepare(
@@ -308,7 +342,9 @@ def _boundary_pieces(
         j = _lot_at(cum_l, q - k, upward=False)
         while k < k_b:
             d = min(cum_s[i + 1] - k, (q - k) - cum_l[j], k_b - k)
-            _append_piece(pieces, sale_index, d, d * short.gains[i], -d * long.gains[j])
+            g_s, g_l = short.gains[i], long.gains[j]
+            if g_s + g_l:  # per unit: (g_s, -g_l); slope key g_s / (g_s + g_l)
+                pieces.append((g_s / (g_s + g_l), sale_index, len(pieces), d, d * g_s, -d * g_l))
             k += d
             if k == cum_s[i + 1]:
                 i += 1
@@ -320,22 +356,15 @@ def _boundary_pieces(
         j = _lot_at(cum_l, q - k, upward=True)
         while k > k_b:
             d = min(k - cum_s[i], cum_l[j + 1] - (q - k), k - k_b)
-            _append_piece(pieces, sale_index, -d, -d * short.gains[i], d * long.gains[j])
+            g_s, g_l = short.gains[i], long.gains[j]
+            if g_s + g_l:  # per unit: (-g_s, g_l), both losses; key -g_s / (-g_s - g_l)
+                pieces.append((g_s / (g_s + g_l), sale_index, len(pieces), -d, -d * g_s, d * g_l))
             k -= d
             if k == cum_s[i]:
                 i -= 1
             if q - k == cum_l[j + 1]:
                 j += 1
     return pieces
-
-
-def _append_piece(
-    pieces: list[_Piece], sale_index: int, units: int, ds: Decimal, dl: Decimal
-) -> None:
-    span = ds - dl
-    if span == 0:
-        return  # moves nothing in (S, L): any split along it is as good
-    pieces.append((ds / span, sale_index, len(pieces), units, ds, dl))
 
 
 def _lot_at(cum: Sequence[int], position: int, *, upward: bool) -> int:
@@ -383,7 +412,19 @@ def _min_tax_uses(
     lg = year.base_long_usd
     cutoff = long_term_cutoff(rules, sold_at)
     long_term = Term.EXEMPT if rules.long_term_exempt else Term.LONG
+    whole: dict[int, list[LotUse]] = {}
     for index, sale in enumerate(sales):
+        if sale.amount_raw == sum(lot.amount_raw for lot in sale.lots):
+            # Everything is sold (a harvest): no choice to make.
+            whole[index] = _whole_uses(sale, cutoff, long_term)
+            for use in whole[index]:
+                if use.term is None or use.term is Term.SHORT:
+                    s += use.gain_usd
+                elif use.term is Term.LONG:
+                    lg += use.gain_usd
+            sides.append((_EMPTY, _EMPTY))
+            splits.append(0)
+            continue
         unit_proceeds = sale.proceeds_usd / sale.amount_raw if sale.amount_raw else ZERO
         key = (sale.asset, unit_proceeds)
         if key not in prepared:
@@ -402,18 +443,27 @@ def _min_tax_uses(
 
     # Steepest long-term reduction per unit of short-term increase first: the walk then
     # follows the convex boundary from the least-S vertex to the least-L vertex.
-    pieces.sort(key=lambda p: (p[0], p[1], p[2]))
+    pieces.sort()  # (key, sale, seq, ...): (sale, seq) is unique
     limit = rates.loss_limit_usd
     best_tax = tax_for_year(rates, s, lg)
     best_piece = -1
     best_t = ZERO
+    floor = -limit
     for position, (_, _, _, _, d_short, d_long) in enumerate(pieces):
-        for t in _crossings(s, lg, d_short, d_long, limit):
-            value = tax_for_year(rates, s + t * d_short, lg + t * d_long)
-            if value < best_tax:
-                best_tax, best_piece, best_t = value, position, t
-        s += d_short
-        lg += d_long
+        s_next = s + d_short
+        lg_next = lg + d_long
+        net, net_next = s + lg, s_next + lg_next
+        if (
+            (s < 0) != (s_next < 0)
+            or (lg < 0) != (lg_next < 0)
+            or (net < 0) != (net_next < 0)
+            or (net < floor) != (net_next < floor)
+        ):
+            for t in _crossings(s, lg, d_short, d_long, limit):
+                value = tax_for_year(rates, s + t * d_short, lg + t * d_long)
+                if value < best_tax:
+                    best_tax, best_piece, best_t = value, position, t
+        s, lg = s_next, lg_next
         value = tax_for_year(rates, s, lg)
         if value < best_tax:
             best_tax, best_piece, best_t = value, position, Decimal(1)
@@ -426,10 +476,34 @@ def _min_tax_uses(
 
     uses: list[LotUse] = []
     for index, sale in enumerate(sales):
+        if index in whole:
+            uses.extend(whole[index])
+            continue
         k = splits[index]
         short, long = sides[index]
         uses.extend(_take_side(short, k, sale))
         uses.extend(_take_side(long, sale.amount_raw - k, sale))
+    return uses
+
+
+def _whole_uses(sale: SaleRequest, cutoff: datetime | None, long_term: Term) -> list[LotUse]:
+    """Every lot sold whole; proceeds shared by amount, the last piece taking the rest so
+    that the pieces add up to the sale's proceeds exactly."""
+    lots = [lot for lot in sale.lots if lot.amount_raw > 0]
+    unit = sale.proceeds_usd / sale.amount_raw if sale.amount_raw else ZERO
+    uses: list[LotUse] = []
+    shared = ZERO
+    last = len(lots) - 1
+    for position, lot in enumerate(lots):
+        proceeds = sale.proceeds_usd - shared if position == last else lot.amount_raw * unit
+        shared += proceeds
+        if cutoff is None:
+            term: Term | None = None
+        else:
+            term = long_term if lot.holding_period_start < cutoff else Term.SHORT
+        uses.append(
+            LotUse(lot.lot_id, lot.wallet, lot.asset, lot.amount_raw, lot.cost_usd, proceeds, term)
+        )
     return uses
 
 

@@ -245,7 +245,18 @@ def _price_plan(
         net = quote.amount_out_raw * buy_price - leg_costs.first_leg_gas_usd
         planned_value = sum((u.proceeds_usd for u in planned.lots), ZERO)
         factor = net / planned_value if planned_value else ZERO
-        priced = tuple(replace(u, proceeds_usd=u.proceeds_usd * factor) for u in planned.lots)
+        priced = tuple(
+            LotUse(
+                u.lot_id,
+                u.wallet,
+                u.asset,
+                u.amount_raw,
+                u.cost_usd,
+                u.proceeds_usd * factor,
+                u.term,
+            )
+            for u in planned.lots
+        )
         uses.extend(priced)
         trades.append(
             Trade(
