@@ -114,7 +114,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _announce(world: World) -> None:
     export_world(world)
-    history_path = world.directory / "history.json"
+    history_path = world.history_path
     log.info(
         "demo_world_started",
         rpc_url=world.rpc_url,

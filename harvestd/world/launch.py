@@ -70,6 +70,11 @@ class World:
         """The manifest JSON file of this world."""
         return self.directory / MANIFEST_FILE
 
+    @property
+    def history_path(self) -> Path:
+        """The history JSON file of this world (absent for a world without history)."""
+        return self.directory / HISTORY_FILE
+
     def chain(self) -> WorldChain:
         """A client for sending transactions and test methods to this world's node."""
         return WorldChain.at(self.rpc_url)
