@@ -338,8 +338,10 @@ def upgrade_engine(engine: Engine, revision: str = "head") -> None:
             if connection.dialect.name == "postgresql":
                 # Two daemons starting together: the second waits, then finds head.
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
+            before = MigrationContext.configure(connection).get_current_revision()
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
+            after = MigrationContext.configure(connection).get_current_revision()
     except CommandError as exc:
         raise MigrationFailed(url, revision, str(exc)) from exc
     except SQLAlchemyError as exc:
@@ -347,7 +349,10 @@ def upgrade_engine(engine: Engine, revision: str = "head") -> None:
         if isinstance(translated, DatabaseUnavailable):
             raise translated from exc
         raise MigrationFailed(url, revision, translated.args[0]) from exc
-    _log.info("schema_upgraded", url=url, revision=revision)
+    if before == after:
+        _log.info("schema_verified", url=url, revision=after)
+    else:
+        _log.info("schema_upgraded", url=url, from_revision=before, to_revision=after)
 
 
 def upgrade(url: str, revision: str = "head") -> None:

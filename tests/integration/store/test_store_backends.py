@@ -22,6 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlmodel import col, select
+from structlog.testing import capture_logs
 
 from ledger.engine import Action, Jurisdiction, LotEvent, LotMethod, Policy, replay
 from ledger.events import NATIVE_ASSET, ChainRef, EventKind, Label, LedgerEvent, SwapAudit
@@ -966,8 +967,14 @@ class TestMigrations:
             assert empty.schema_revision() is None and not empty.is_at_head()
         finally:
             empty.close()
-        upgrade(fresh_url)
-        upgrade(fresh_url)
+        with capture_logs() as logs:
+            upgrade(fresh_url)
+            upgrade(fresh_url)
+        assert [(e["event"], e.get("to_revision", e.get("revision"))) for e in logs] == [
+            ("schema_upgraded", "0001"),
+            ("schema_verified", "0001"),
+        ]
+        assert logs[0]["from_revision"] is None
         store = open_store(fresh_url)
         try:
             assert store.schema_revision() == head_revision() == "0001"
@@ -1026,6 +1033,11 @@ class TestErrors:
         store = open_store("postgres://postgres:s3cret@127.0.0.1:1/nowhere")
         with pytest.raises(DatabaseUnavailable), store.reader() as session:
             count_events(session, CHAIN)
+
+    def test_unwritable_sqlite_path_is_unavailable(self) -> None:
+        with pytest.raises(DatabaseUnavailable) as caught:
+            upgrade("sqlite:////proc/harvestd-nowhere/ledger.db")
+        assert "/proc/harvestd-nowhere/ledger.db" in str(caught.value)
 
     def test_u256_text_encoding_orders_like_numbers(self) -> None:
         values = [-U256_MAX, -(10**40), -2, -1, 0, 1, 2, 10**40, U256_MAX]
