@@ -17,7 +17,8 @@ transaction. Money is exact: raw amounts are ints, USD values Decimals, times aw
 Modules: `db` (engines, `Store`, migrations), `rows` (tables), `columns` (exact column
 types), `records` (frozen values in and out), `catalog` (chains, wallets, assets),
 `eventlog` (ledger events), `chainlog` (blocks, checkpoints, rollback), `prices`,
-`derived` (lots and disposals), `proposals`, `executions` (and nonces).
+`derived` (lots and disposals), `engine_output` (the lot engine's `LedgerResult` as
+derived records), `proposals`, `executions` (and nonces), `errors`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from ledger.store.derived import (
     load_lots,
     replace_derived,
 )
+from ledger.store.engine_output import derived_from_result, event_id, sources_for
 from ledger.store.eventlog import (
     add_events,
     count_events,
@@ -138,6 +140,8 @@ __all__ = [
     "create_execution",
     "create_proposal",
     "delete_derived",
+    "derived_from_result",
+    "event_id",
     "expire_proposals",
     "find_fork_point",
     "find_latest_price",
@@ -174,6 +178,7 @@ __all__ = [
     "set_checkpoint",
     "set_event_value",
     "set_next_nonce",
+    "sources_for",
     "update_proposal_status",
     "upgrade",
     "upsert_assets",
