@@ -34,7 +34,7 @@ import structlog
 from indexer.errors import MalformedResponse, RpcError
 from indexer.records import NativeTransfer, parse_address, parse_hash, parse_quantity
 from indexer.rpc import RpcCall, RpcClient
-from indexer.sweep import AdaptiveSpan, sweep_ranges
+from indexer.sweep import AdaptiveSpan, ranged_attempts, sweep_ranges
 from ledger.ids import Address, BlockNumber, TxHash
 
 log = structlog.get_logger(__name__)
@@ -231,7 +231,8 @@ async def scan_native_trace_filter(
             [
                 RpcCall("trace_filter", [{**base, "fromAddress": addresses}]),
                 RpcCall("trace_filter", [{**base, "toAddress": addresses}]),
-            ]
+            ],
+            timeout_attempts=ranged_attempts(rpc, lo, hi),
         )
         rows: list[dict[str, Any]] = []
         for result in results:

@@ -214,11 +214,15 @@ class RpcClient:
         (result,) = await self.batch([RpcCall(method, list(params))])
         return result
 
-    async def batch(self, calls: Sequence[RpcCall]) -> list[Any]:
+    async def batch(
+        self, calls: Sequence[RpcCall], *, timeout_attempts: int | None = None
+    ) -> list[Any]:
         """Call several methods in JSON-RPC batches; results come back in the calls' order.
 
         Items that fail transiently are retried (alone with the other failed items), so one
-        rate-limited item does not repeat the whole batch.
+        rate-limited item does not repeat the whole batch. `timeout_attempts` caps the
+        attempts when they time out, for a ranged query whose caller would rather split
+        the range than wait (other transient failures keep the policy's budget).
 
         Raises:
             RangeTooLarge: an item's range was refused as too large.
@@ -234,11 +238,12 @@ class RpcClient:
             for i in range(0, len(calls), self.max_batch_size)
         ]
         results: list[Any] = [None] * len(calls)
-        await run_all(self._run_chunk(calls, chunk, results) for chunk in chunks)
+        timeouts = timeout_attempts or self.retry.max_attempts
+        await run_all(self._run_chunk(calls, chunk, results, timeouts) for chunk in chunks)
         return results
 
     async def _run_chunk(
-        self, calls: Sequence[RpcCall], indices: list[int], out: list[Any]
+        self, calls: Sequence[RpcCall], indices: list[int], out: list[Any], timeout_attempts: int
     ) -> None:
         pending = indices
         attempt = 0
@@ -254,7 +259,8 @@ class RpcClient:
                 return
             pending = sorted(failures)
             last = failures[pending[0]]
-            if attempt >= self.retry.max_attempts:
+            out_of_time = isinstance(last, RpcTimeout) and attempt >= timeout_attempts
+            if attempt >= self.retry.max_attempts or out_of_time:
                 if isinstance(last, RpcTimeout):
                     raise RpcTimeout(last.method, self.timeout_seconds, attempt) from None
                 if isinstance(last, RpcUnavailable):

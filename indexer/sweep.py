@@ -191,6 +191,21 @@ async def sweep_ranges(
     return out
 
 
+RANGED_TIMEOUT_ATTEMPTS = 2
+"""Attempts for a multi-block ranged query: after that, splitting beats waiting."""
+
+
+def ranged_attempts(rpc: RpcClient, from_block: int, to_block: int) -> int:
+    """Timeout budget of a ranged query: short while the range can still be split.
+
+    Raises:
+        Nothing.
+    """
+    if to_block > from_block:
+        return min(RANGED_TIMEOUT_ATTEMPTS, rpc.retry.max_attempts)
+    return rpc.retry.max_attempts
+
+
 def _sort_key(entry: RawLog) -> tuple[int, int]:
     return (entry.block_number, entry.log_index)
 
@@ -221,7 +236,8 @@ class LogSweeper:
 
         async def fetch(lo: int, hi: int) -> list[RawLog]:
             results = await self.rpc.batch(
-                [RpcCall("eth_getLogs", [f.to_params(lo, hi)]) for f in filters]
+                [RpcCall("eth_getLogs", [f.to_params(lo, hi)]) for f in filters],
+                timeout_attempts=ranged_attempts(self.rpc, lo, hi),
             )
             found: list[RawLog] = []
             for result in results:

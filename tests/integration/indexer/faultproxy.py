@@ -6,7 +6,8 @@ the client's timeout), a body that is not JSON, a JSON-RPC rate-limit error on o
 a batch, and, like a real provider, "query returned more than 10000 results" for any
 eth_getLogs / trace_filter wider than `max_range_blocks`. At most `max_faults` random faults
 are injected (range refusals are a rule, not a fault, and always apply); the proxy stops
-itself after `lifetime_seconds` whatever happens.
+itself after `lifetime_seconds` whatever happens. With `stall_range_blocks`, wide ranges
+time out instead, as on providers that give up on heavy queries.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class FaultProxy:
     fault_rate: float = 0.3
     max_faults: int = 40
     max_range_blocks: int | None = 8
+    stall_range_blocks: int | None = None
+    """Ranged queries wider than this stall (time out) instead of being refused."""
     stall_seconds: float = 1.5
     lifetime_seconds: float = 120.0
     counts: Counter[str] = field(default_factory=Counter)
@@ -105,14 +108,21 @@ class FaultProxy:
             return None
         return self._rng.choice(FAULTS)
 
-    def _refusal(self, item: dict[str, Any]) -> dict[str, Any] | None:
-        if self.max_range_blocks is None or item.get("method") not in RANGED:
+    @staticmethod
+    def _width(item: dict[str, Any]) -> tuple[int, int] | None:
+        if item.get("method") not in RANGED:
             return None
         params = item.get("params") or [{}]
-        lo, hi = (
+        return (
             int(params[0].get("fromBlock", "0x0"), 16),
             int(params[0].get("toBlock", "0x0"), 16),
         )
+
+    def _refusal(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        span = self._width(item)
+        if self.max_range_blocks is None or span is None:
+            return None
+        lo, hi = span
         if hi - lo + 1 <= self.max_range_blocks:
             return None
         self.counts["range_refused"] += 1
@@ -138,6 +148,11 @@ class FaultProxy:
         if fault == "garbage":
             return web.Response(status=200, text="<html>bad gateway</html>")
         items = body if isinstance(body, list) else [body]
+        if self.stall_range_blocks is not None:
+            spans = [w for w in map(self._width, items) if w is not None]
+            if any(hi - lo + 1 > self.stall_range_blocks for lo, hi in spans):
+                self.counts["range_stalled"] += 1
+                await asyncio.sleep(self.stall_seconds)
         answers: dict[Any, dict[str, Any]] = {}
         passthrough = []
         for item in items:

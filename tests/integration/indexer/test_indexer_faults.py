@@ -90,3 +90,26 @@ async def test_errors_are_translated(bare_world: World) -> None:
         with pytest.raises(RpcUnavailable) as down:
             await rpc.call("eth_blockNumber")
         assert down.value.attempts == 2 and down.value.status is None
+
+
+@pytest.mark.asyncio
+async def test_ranges_that_time_out_are_split_not_waited_for(bare_world: World) -> None:
+    scenario = run_scenario(bare_world)
+    owned = frozenset(Address(w) for w in bare_world.wallets)
+    async with RpcClient(bare_world.url) as rpc:
+        clean = await LogSweeper(rpc).fetch_logs(wallet_filters(owned), 0, scenario.to_block)
+    async with (
+        FaultProxy(
+            bare_world.url,
+            fault_rate=0.0,
+            max_range_blocks=None,
+            stall_range_blocks=16,
+            stall_seconds=1.0,
+        ) as proxy,
+        RpcClient(proxy.url, timeout_seconds=0.3, retry=FAST) as rpc,
+    ):
+        sweeper = LogSweeper(rpc, span=AdaptiveSpan(span=128))
+        found = await sweeper.fetch_logs(wallet_filters(owned), 0, scenario.to_block)
+    assert found == clean
+    # Each too-wide chunk timed out twice at most before it was split.
+    assert 0 < proxy.counts["range_stalled"] <= 2 * sweeper.span.halvings + 2
