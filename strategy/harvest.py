@@ -140,8 +140,12 @@ def find_harvest_candidates(
     valuation: Valuation,
     policy: StrategyPolicy,
     excluded_lots: frozenset[LotId] = frozenset(),
+    bought_assets: frozenset[Address] = frozenset(),
 ) -> tuple[tuple[HarvestCandidate, ...], tuple[NoTrade, ...]]:
     """Harvest candidates, deepest loss first, and why other losing groups are not.
+
+    `excluded_lots` are left alone (a rebalance sells them); `bought_assets` are being
+    bought in the same scan, which would cancel a loss on them inside a re-entry window.
 
     Raises:
         Nothing.
@@ -203,6 +207,9 @@ def find_harvest_candidates(
                 usd_figure("loss_usd", loss),
                 usd_figure("min_loss_usd", harvest.min_loss_usd),
             )
+            continue
+        if asset in bought_assets and rules.reentry_window_days is not None:
+            skip(NoTradeReason.REBALANCE_BUYS_ASSET, usd_figure("loss_usd", loss))
             continue
         ids = frozenset(lot.lot_id for lot, _ in chosen)
         if prior_days is not None:

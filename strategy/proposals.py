@@ -63,6 +63,8 @@ class NoTradeReason(StrEnum):
     """Re-entry into the same asset is not allowed and no substitute is configured."""
     SUBSTITUTE_IN_WINDOW = "substitute_in_window"
     """Buying the substitute would cancel a recent loss on it."""
+    REBALANCE_BUYS_ASSET = "rebalance_buys_asset"
+    """The rebalance proposed in the same scan buys this asset: it would cancel the loss."""
     QUOTE_UNAVAILABLE = "quote_unavailable"
     ALREADY_PROPOSED = "already_proposed"
     WITHIN_BANDS = "within_bands"

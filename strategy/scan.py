@@ -10,7 +10,7 @@ harvest candidates and lists the routes to quote; `decide_scan(plan, quotes, gas
 policy)` turns the quoted plan into decisions. Decisions are made in this order, each on
 the tax year as the previous ones would leave it: the rebalance first (it is needed),
 then harvests, deepest loss first. Lots a rebalance plans to sell are not harvested in
-the same scan. A candidate whose fingerprint is already open is not quoted again.
+the same scan, nor (where a re-entry window applies) assets a rebalance plans to buy. A candidate whose fingerprint is already open is not quoted again.
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ def plan_scan(snapshot: PortfolioSnapshot, policy: StrategyPolicy) -> ScanPlan:
     candidates: tuple[HarvestCandidate, ...] = ()
     if policy.harvest.enabled:
         in_rebalance = frozenset(use.lot_id for plan in plans for use in plan.choice.uses)
-        found, skipped = find_harvest_candidates(snapshot, valuation, policy, in_rebalance)
+        bought = frozenset(t.buy_asset for plan in plans for t in plan.trades)
+        found, skipped = find_harvest_candidates(snapshot, valuation, policy, in_rebalance, bought)
         no_trades.extend(skipped)
         fresh: list[HarvestCandidate] = []
         for candidate in found:

@@ -205,3 +205,37 @@ def test_lots_a_rebalance_sells_are_not_harvested_in_the_same_scan() -> None:
         u.lot_id for p in result.proposals if p.kind is ProposalKind.HARVEST for u in p.lots
     }
     assert harvested.isdisjoint({u.lot_id for u in proposal.lots})
+
+
+def test_an_asset_the_rebalance_buys_is_not_harvested_under_wash_sale() -> None:
+    """WBTC is underweight and at a loss: buying it back would wash the loss."""
+    allocation = targets((ETH, "0.5"), (WBTC, "0.5"))
+    lots = [lot("e", ETH, "10", "20000", 30), lot("b", WBTC, "0.1", "9000", 30)]
+    result = run_scan(
+        snapshot(lots), policy(allocation=allocation, wash_sale=True, substitutes={WBTC: ETH})
+    )
+    proposal = _rebalance(result)
+    assert {t.buy_asset for t in proposal.trades} == {WBTC}
+    assert [p for p in result.proposals if p.kind is ProposalKind.HARVEST] == []
+    assert NoTradeReason.REBALANCE_BUYS_ASSET in [n.reason for n in result.no_trades]
+
+
+def test_an_underweight_breach_alone_is_cured_from_the_overweight_assets() -> None:
+    """USDC at 1000 of 19000 (5.3 %) against 20 % +- 10 points: to its 10 % edge, 900 of
+    value moves in, taken from ETH and WBTC (each 9000, 47.4 % against 40 %, inside their
+    bands) in proportion to how far each is over target: 450 each."""
+    allocation = targets((ETH, "0.4"), (WBTC, "0.4"), (USDC, "0.2"))
+    lots = [
+        lot("e", ETH, "4.5", "9000", 30),
+        lot("b", WBTC, "0.15", "9000", 30),
+        lot("u", USDC, "1000", "1000", 30),
+    ]
+    snap = snapshot(lots)
+    pol = policy(harvest=False, allocation=allocation, mode=RebalanceMode.BAND_EDGE)
+    breaches = find_drift_breaches(value_portfolio(snap, pol.targets, pol.rules))
+    assert [(b.asset, b.side) for b in breaches] == [(USDC, BandSide.UNDER)]
+    proposal = _rebalance(run_scan(snap, pol))
+    sold = {t.sell_asset: t.amount_raw for t in proposal.trades}
+    assert {t.buy_asset for t in proposal.trades} == {USDC}
+    assert abs(sold[ETH] - raw(ETH, "0.225")) <= 10**6  # 450 / 2000
+    assert abs(sold[WBTC] - raw(WBTC, "0.0075")) <= 1  # 450 / 60000
