@@ -41,6 +41,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import registry
@@ -66,6 +67,9 @@ class StoreModel(SQLModel, registry=registry(metadata=STORE_METADATA)):
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 """Surrogate keys: BIGINT on Postgres; INTEGER on SQLite, where only that is the rowid."""
+_ENGINE_ID = Text()
+"""Engine ids (lots, disposals, events) are unbounded: a lot split by transfers is named
+`lot>event>event...`, a uk same-day disposal `a+b+c`."""
 _ADDRESS = String(42)
 _HASH = String(66)
 
@@ -166,7 +170,7 @@ class LedgerEventRow(StoreModel, table=True):
     value_usd: Decimal | None = Field(default=None, sa_type=UsdDecimal)
     fee_usd: Decimal = Field(sa_type=UsdDecimal)
     counterparty: str | None = Field(default=None, sa_type=_ADDRESS)
-    group_key: str | None = Field(default=None, sa_type=String(128))
+    group_key: str | None = Field(default=None, sa_type=Text)
     needs_review: bool = Field(default=False)
     price_missing: bool = Field(default=False)
     label: str = Field(sa_type=String(16))
@@ -222,7 +226,7 @@ class LotRow(StoreModel, table=True):
 
     id: int | None = Field(default=None, sa_type=_ID, primary_key=True)
     chain_id: int = Field(sa_type=BigInteger)
-    lot_id: str = Field(sa_type=String(200))
+    lot_id: str = Field(sa_type=_ENGINE_ID)
     wallet: str | None = Field(default=None, sa_type=_ADDRESS)
     """None for a pooled jurisdiction's pool (uk Section 104, ca ACB)."""
     asset: str = Field(sa_type=_ADDRESS)
@@ -234,7 +238,7 @@ class LotRow(StoreModel, table=True):
     holding_period_start: datetime = Field(sa_type=UtcTimestamp)
     adjustments: Any = Field(sa_type=JsonDocument)
     """Basis/holding-period adjustments (wash sale, superficial loss) as a JSON list."""
-    source_event: str = Field(sa_type=String(200))
+    source_event: str = Field(sa_type=_ENGINE_ID)
     block_number: int = Field(sa_type=BigInteger)
     block_hash: str = Field(sa_type=_HASH)
     tx_hash: str = Field(sa_type=_HASH)
@@ -250,18 +254,18 @@ class LotMovementRow(StoreModel, table=True):
 
     id: int | None = Field(default=None, sa_type=_ID, primary_key=True)
     chain_id: int = Field(sa_type=BigInteger)
-    movement_id: str = Field(sa_type=String(200))
+    movement_id: str = Field(sa_type=_ENGINE_ID)
     kind: str = Field(sa_type=String(16))
-    lot_id: str = Field(sa_type=String(200))
-    origin: str | None = Field(default=None, sa_type=String(200))
-    new_lot_id: str | None = Field(default=None, sa_type=String(200))
+    lot_id: str = Field(sa_type=_ENGINE_ID)
+    origin: str | None = Field(default=None, sa_type=_ENGINE_ID)
+    new_lot_id: str | None = Field(default=None, sa_type=_ENGINE_ID)
     from_wallet: str | None = Field(default=None, sa_type=_ADDRESS)
     to_wallet: str | None = Field(default=None, sa_type=_ADDRESS)
     asset: str = Field(sa_type=_ADDRESS)
     amount_raw: int = Field(sa_type=U256)
     cost_usd: Decimal = Field(sa_type=UsdDecimal)
     moved_at: datetime = Field(sa_type=UtcTimestamp)
-    source_event: str = Field(sa_type=String(200))
+    source_event: str = Field(sa_type=_ENGINE_ID)
     block_number: int = Field(sa_type=BigInteger)
     block_hash: str = Field(sa_type=_HASH)
     tx_hash: str = Field(sa_type=_HASH)
@@ -279,7 +283,7 @@ class DisposalRow(StoreModel, table=True):
 
     id: int | None = Field(default=None, sa_type=_ID, primary_key=True)
     chain_id: int = Field(sa_type=BigInteger)
-    disposal_id: str = Field(sa_type=String(200))
+    disposal_id: str = Field(sa_type=_ENGINE_ID)
     wallet: str | None = Field(default=None, sa_type=_ADDRESS)
     """None for a pooled jurisdiction's day bucket (uk)."""
     asset: str = Field(sa_type=_ADDRESS)
@@ -293,7 +297,7 @@ class DisposalRow(StoreModel, table=True):
     reportable_gain_usd: Decimal = Field(sa_type=UsdDecimal)
     event_ids: Any = Field(sa_type=JsonDocument)
     """Every engine event id realised in this disposal (several for a uk same-day group)."""
-    source_event: str = Field(sa_type=String(200))
+    source_event: str = Field(sa_type=_ENGINE_ID)
     block_number: int = Field(sa_type=BigInteger)
     block_hash: str = Field(sa_type=_HASH)
     tx_hash: str = Field(sa_type=_HASH)
@@ -315,8 +319,8 @@ class DisposalMatchRow(StoreModel, table=True):
         )
     )
     position: int = Field(sa_type=Integer)
-    lot_id: str = Field(sa_type=String(200))
-    origin: str | None = Field(default=None, sa_type=String(200))
+    lot_id: str = Field(sa_type=_ENGINE_ID)
+    origin: str | None = Field(default=None, sa_type=_ENGINE_ID)
     rule: str = Field(sa_type=String(32))
     amount_raw: int = Field(sa_type=U256)
     cost_usd: Decimal = Field(sa_type=UsdDecimal)
@@ -342,7 +346,7 @@ class ProposalRow(StoreModel, table=True):
         Index("ix_proposal_fingerprint", "fingerprint"),
     )
 
-    id: str = Field(sa_type=String(64), primary_key=True)
+    id: str = Field(sa_type=String(128), primary_key=True)
     kind: str = Field(sa_type=String(32))
     status: str = Field(sa_type=String(16))
     fingerprint: str = Field(sa_type=String(128))
@@ -350,11 +354,11 @@ class ProposalRow(StoreModel, table=True):
     chain_id: int = Field(sa_type=BigInteger)
     wallet: str | None = Field(default=None, sa_type=_ADDRESS)
     """The wallet the proposal trades from; None when its trades span several."""
-    reason: str = Field(sa_type=String(2000))
+    reason: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_type=UtcTimestamp)
     updated_at: datetime = Field(sa_type=UtcTimestamp)
     expires_at: datetime | None = Field(default=None, sa_type=UtcTimestamp)
-    status_note: str | None = Field(default=None, sa_type=String(2000))
+    status_note: str | None = Field(default=None, sa_type=Text)
     expected_short_term_gain_usd: Decimal = Field(sa_type=UsdDecimal)
     expected_long_term_gain_usd: Decimal = Field(sa_type=UsdDecimal)
     expected_exempt_gain_usd: Decimal = Field(sa_type=UsdDecimal)
@@ -376,7 +380,7 @@ class ExecutionRow(StoreModel, table=True):
 
     id: int | None = Field(default=None, sa_type=_ID, primary_key=True)
     proposal_id: str = Field(
-        sa_column=Column(String(64), ForeignKey("proposal.id"), nullable=False, index=True)
+        sa_column=Column(String(128), ForeignKey("proposal.id"), nullable=False, index=True)
     )
     trade_index: int = Field(sa_type=Integer)
     attempt: int = Field(sa_type=Integer)
@@ -385,7 +389,7 @@ class ExecutionRow(StoreModel, table=True):
     from_address: str = Field(sa_type=_ADDRESS)
     nonce: int | None = Field(default=None, sa_type=BigInteger)
     tx_hash: str | None = Field(default=None, sa_type=_HASH)
-    raw_tx: str | None = Field(default=None, sa_type=String(100_000))
+    raw_tx: str | None = Field(default=None, sa_type=Text)
     max_fee_per_gas_wei: int | None = Field(default=None, sa_type=U256)
     max_priority_fee_per_gas_wei: int | None = Field(default=None, sa_type=U256)
     token_in: str = Field(sa_type=_ADDRESS)
@@ -397,7 +401,7 @@ class ExecutionRow(StoreModel, table=True):
     effective_gas_price_wei: int | None = Field(default=None, sa_type=U256)
     effective_price: Decimal | None = Field(default=None, sa_type=UsdDecimal)
     block_number: int | None = Field(default=None, sa_type=BigInteger)
-    error: str | None = Field(default=None, sa_type=String(4000))
+    error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(sa_type=UtcTimestamp)
     updated_at: datetime = Field(sa_type=UtcTimestamp)
 

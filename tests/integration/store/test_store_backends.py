@@ -696,6 +696,18 @@ class TestStore:
             assert load_lot_movements(session, CHAIN) == []
             assert len(load_disposals(session, CHAIN)) == 1
 
+    def test_long_engine_ids_fit_on_both_backends(self, store: Store) -> None:
+        split = ">".join(f"{CHAIN}:{tx_hash(n)}:{n}:0:{ALICE}" for n in range(1, 6))
+        derived = DerivedLedger(
+            lots=(lot(split, 1, 10, "1"),),
+            disposals=(disposal("+".join(f"sale-{n}" for n in range(40)), 2, [split]),),
+        )
+        with store.transaction() as session:
+            replace_derived(session, CHAIN, derived)
+        with store.reader() as session:
+            assert tuple(load_lots(session, CHAIN)) == derived.lots
+            assert tuple(load_disposals(session, CHAIN)) == derived.disposals
+
     def test_a_reader_sees_one_snapshot(self, store: Store) -> None:
         with store.transaction() as session:
             replace_derived(session, CHAIN, DerivedLedger(lots=(lot("old", 1, 10, "1"),)))

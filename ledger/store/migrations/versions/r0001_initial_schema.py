@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 00:28:24.577911
+Create Date: 2026-11-22 00:40:35.333057
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def upgrade() -> None:
         "disposal",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("chain_id", sa.BigInteger(), nullable=False),
-        sa.Column("disposal_id", sa.String(length=200), nullable=False),
+        sa.Column("disposal_id", sa.Text(), nullable=False),
         sa.Column("wallet", sa.String(length=42), nullable=True),
         sa.Column("asset", sa.String(length=42), nullable=False),
         sa.Column("amount_raw", ledger.store.columns.U256(), nullable=False),
@@ -75,7 +75,7 @@ def upgrade() -> None:
         sa.Column("disallowed_loss_usd", ledger.store.columns.UsdDecimal(), nullable=False),
         sa.Column("reportable_gain_usd", ledger.store.columns.UsdDecimal(), nullable=False),
         sa.Column("event_ids", ledger.store.columns.JsonDocument(), nullable=False),
-        sa.Column("source_event", sa.String(length=200), nullable=False),
+        sa.Column("source_event", sa.Text(), nullable=False),
         sa.Column("block_number", sa.BigInteger(), nullable=False),
         sa.Column("block_hash", sa.String(length=66), nullable=False),
         sa.Column("tx_hash", sa.String(length=66), nullable=False),
@@ -114,7 +114,7 @@ def upgrade() -> None:
         sa.Column("value_usd", ledger.store.columns.UsdDecimal(), nullable=True),
         sa.Column("fee_usd", ledger.store.columns.UsdDecimal(), nullable=False),
         sa.Column("counterparty", sa.String(length=42), nullable=True),
-        sa.Column("group_key", sa.String(length=128), nullable=True),
+        sa.Column("group_key", sa.Text(), nullable=True),
         sa.Column("needs_review", sa.Boolean(), nullable=False),
         sa.Column("price_missing", sa.Boolean(), nullable=False),
         sa.Column("label", sa.String(length=16), nullable=False),
@@ -141,7 +141,7 @@ def upgrade() -> None:
         "lot",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("chain_id", sa.BigInteger(), nullable=False),
-        sa.Column("lot_id", sa.String(length=200), nullable=False),
+        sa.Column("lot_id", sa.Text(), nullable=False),
         sa.Column("wallet", sa.String(length=42), nullable=True),
         sa.Column("asset", sa.String(length=42), nullable=False),
         sa.Column("amount_raw", ledger.store.columns.U256(), nullable=False),
@@ -151,7 +151,7 @@ def upgrade() -> None:
         sa.Column("acquired_at", ledger.store.columns.UtcTimestamp(), nullable=False),
         sa.Column("holding_period_start", ledger.store.columns.UtcTimestamp(), nullable=False),
         sa.Column("adjustments", ledger.store.columns.JsonDocument(), nullable=False),
-        sa.Column("source_event", sa.String(length=200), nullable=False),
+        sa.Column("source_event", sa.Text(), nullable=False),
         sa.Column("block_number", sa.BigInteger(), nullable=False),
         sa.Column("block_hash", sa.String(length=66), nullable=False),
         sa.Column("tx_hash", sa.String(length=66), nullable=False),
@@ -166,18 +166,18 @@ def upgrade() -> None:
         "lot_movement",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("chain_id", sa.BigInteger(), nullable=False),
-        sa.Column("movement_id", sa.String(length=200), nullable=False),
+        sa.Column("movement_id", sa.Text(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("lot_id", sa.String(length=200), nullable=False),
-        sa.Column("origin", sa.String(length=200), nullable=True),
-        sa.Column("new_lot_id", sa.String(length=200), nullable=True),
+        sa.Column("lot_id", sa.Text(), nullable=False),
+        sa.Column("origin", sa.Text(), nullable=True),
+        sa.Column("new_lot_id", sa.Text(), nullable=True),
         sa.Column("from_wallet", sa.String(length=42), nullable=True),
         sa.Column("to_wallet", sa.String(length=42), nullable=True),
         sa.Column("asset", sa.String(length=42), nullable=False),
         sa.Column("amount_raw", ledger.store.columns.U256(), nullable=False),
         sa.Column("cost_usd", ledger.store.columns.UsdDecimal(), nullable=False),
         sa.Column("moved_at", ledger.store.columns.UtcTimestamp(), nullable=False),
-        sa.Column("source_event", sa.String(length=200), nullable=False),
+        sa.Column("source_event", sa.Text(), nullable=False),
         sa.Column("block_number", sa.BigInteger(), nullable=False),
         sa.Column("block_hash", sa.String(length=66), nullable=False),
         sa.Column("tx_hash", sa.String(length=66), nullable=False),
@@ -210,18 +210,18 @@ def upgrade() -> None:
     )
     op.create_table(
         "proposal",
-        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(length=128), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("fingerprint", sa.String(length=128), nullable=False),
         sa.Column("active_fingerprint", sa.String(length=128), nullable=True),
         sa.Column("chain_id", sa.BigInteger(), nullable=False),
         sa.Column("wallet", sa.String(length=42), nullable=True),
-        sa.Column("reason", sa.String(length=2000), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("created_at", ledger.store.columns.UtcTimestamp(), nullable=False),
         sa.Column("updated_at", ledger.store.columns.UtcTimestamp(), nullable=False),
         sa.Column("expires_at", ledger.store.columns.UtcTimestamp(), nullable=True),
-        sa.Column("status_note", sa.String(length=2000), nullable=True),
+        sa.Column("status_note", sa.Text(), nullable=True),
         sa.Column(
             "expected_short_term_gain_usd", ledger.store.columns.UsdDecimal(), nullable=False
         ),
@@ -252,8 +252,8 @@ def upgrade() -> None:
             "disposal_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("lot_id", sa.String(length=200), nullable=False),
-        sa.Column("origin", sa.String(length=200), nullable=True),
+        sa.Column("lot_id", sa.Text(), nullable=False),
+        sa.Column("origin", sa.Text(), nullable=True),
         sa.Column("rule", sa.String(length=32), nullable=False),
         sa.Column("amount_raw", ledger.store.columns.U256(), nullable=False),
         sa.Column("cost_usd", ledger.store.columns.UsdDecimal(), nullable=False),
@@ -280,7 +280,7 @@ def upgrade() -> None:
     op.create_table(
         "execution",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("proposal_id", sa.String(length=64), nullable=False),
+        sa.Column("proposal_id", sa.String(length=128), nullable=False),
         sa.Column("trade_index", sa.Integer(), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
@@ -288,7 +288,7 @@ def upgrade() -> None:
         sa.Column("from_address", sa.String(length=42), nullable=False),
         sa.Column("nonce", sa.BigInteger(), nullable=True),
         sa.Column("tx_hash", sa.String(length=66), nullable=True),
-        sa.Column("raw_tx", sa.String(length=100000), nullable=True),
+        sa.Column("raw_tx", sa.Text(), nullable=True),
         sa.Column("max_fee_per_gas_wei", ledger.store.columns.U256(), nullable=True),
         sa.Column("max_priority_fee_per_gas_wei", ledger.store.columns.U256(), nullable=True),
         sa.Column("token_in", sa.String(length=42), nullable=False),
@@ -300,7 +300,7 @@ def upgrade() -> None:
         sa.Column("effective_gas_price_wei", ledger.store.columns.U256(), nullable=True),
         sa.Column("effective_price", ledger.store.columns.UsdDecimal(), nullable=True),
         sa.Column("block_number", sa.BigInteger(), nullable=True),
-        sa.Column("error", sa.String(length=4000), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", ledger.store.columns.UtcTimestamp(), nullable=False),
         sa.Column("updated_at", ledger.store.columns.UtcTimestamp(), nullable=False),
         sa.ForeignKeyConstraint(
