@@ -8,7 +8,11 @@ Logs do not show the native coin. Three ways to find its movements, in order of 
    with zero value or a revert); the second every call into a wallet, including internal
    ones (a router paying out ETH, WETH's withdraw). Chosen whenever the node has it.
    The two address lists are queried separately: nodes differ on whether both together
-   mean AND or OR.
+   mean AND or OR (Anvil 1.7.1: OR; OpenEthereum: AND; Erigon: a `mode` field).
+   Transactions with an internal value transfer are re-read with `trace_transaction`
+   (one batched call) to see whether an ancestor call reverted. Anvil refuses
+   `trace_filter` ranges over 300 blocks ("block range too large, currently limited to
+   300"), which the adaptive span learns.
 2. `debug_traceBlockByNumber` with `callTracer` (Geth-style nodes): one call per block, so
    used only for blocks already suspected (never to scan a range).
 3. Balance reconciliation (`reconcile_balance`): `eth_getBalance` at the range's ends
@@ -242,6 +246,19 @@ async def scan_native_trace_filter(
         return rows
 
     rows = await sweep_ranges(fetch, from_block, to_block, span or AdaptiveSpan(span=TRACE_SPAN))
+    # An address filter hides the parents of an internal call: re-read the whole call tree
+    # of each transaction with an internal value transfer, so a payout inside a reverted
+    # (and caught) sub-call is dropped.
+    internal = sorted(
+        {r["tx_hash"] for r in rows if r["path"] != () and r["value"] and not r["failed"]}
+    )
+    if internal:
+        full = await rpc.batch([RpcCall("trace_transaction", [h]) for h in internal])
+        rows = [r for r in rows if r["tx_hash"] not in set(internal)]
+        for result in full:
+            if not isinstance(result, list):
+                raise MalformedResponse("trace_transaction", "result is not a list")
+            rows.extend(parse_parity_traces(result, "trace_transaction"))
     return native_scan_from_traces(rows, owned)
 
 
