@@ -1012,6 +1012,14 @@ class TestMigrations:
             store.close()
 
 
+def test_every_tax_relevant_row_traces_to_the_chain() -> None:
+    trace = {"block_number", "block_hash", "tx_hash", "log_index"}
+    for name in ("ledger_event", "lot", "lot_movement", "disposal"):
+        columns = set(STORE_METADATA.tables[name].c.keys())
+        assert trace | {"chain_id"} <= columns, name
+    assert {"chain_id", "block_number"} <= set(STORE_METADATA.tables["price"].c.keys())
+
+
 def test_in_memory_sqlite_keeps_one_database() -> None:
     store = open_store("sqlite://")
     store.upgrade()
