@@ -58,6 +58,7 @@ from ledger.store.errors import (
     MigrationFailed,
     NestedTransaction,
     StoreError,
+    TransactionConflict,
 )
 
 MIGRATIONS_DIR: Final[Path] = Path(__file__).resolve().parent / "migrations"
@@ -67,6 +68,8 @@ SQLITE_BUSY_TIMEOUT_MS: Final[int] = 15_000
 PG_CONNECT_TIMEOUT_SECONDS: Final[int] = 10
 _MIGRATION_LOCK_KEY: Final[int] = 0x68617276  # "harv": serialises concurrent upgrades
 _WRITE_OPTION: Final[str] = "harvestd_write"
+_CONFLICT_STATES: Final[frozenset[str]] = frozenset({"40001", "40P01"})
+"""Postgres SQLSTATEs of serialization failure and deadlock: safe to retry."""
 _UNAVAILABLE_HINTS = re.compile(
     r"could not connect|connection refused|connection failed|database is locked|"
     r"unable to open|timeout|timed out|server closed|terminating connection|"
@@ -180,6 +183,8 @@ def translate_error(exc: SQLAlchemyError, operation: str, url: str) -> StoreErro
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
     if isinstance(exc, IntegrityError):
         return IntegrityViolation(operation, reason)
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _CONFLICT_STATES:
+        return TransactionConflict(operation, reason)
     if isinstance(exc, OperationalError) and (
         exc.connection_invalidated or _UNAVAILABLE_HINTS.search(reason)
     ):

@@ -8,6 +8,7 @@
             ├── MigrationFailed         Alembic could not bring the schema to head
             ├── UnstorableValue         a value a money/time column cannot hold exactly
             ├── IntegrityViolation      a constraint refused a write (unique, foreign key, ...)
+            ├── TransactionConflict     a deadlock / serialization failure: retry the transaction
             ├── DatabaseFailure         any other driver error, with the operation that failed
             ├── NestedTransaction       a write transaction opened inside another in one thread
             ├── NotFound                a row looked up by its id does not exist
@@ -74,6 +75,16 @@ class IntegrityViolation(StoreError):
         self.operation = operation
         self.detail = detail
         super().__init__(f"{operation} violated a constraint: {detail}")
+
+
+class TransactionConflict(StoreError):
+    """The database aborted the transaction to resolve a conflict (deadlock, serialization
+    failure); nothing was written and running it again is safe."""
+
+    def __init__(self, operation: str, reason: str) -> None:
+        self.operation = operation
+        self.reason = reason
+        super().__init__(f"{operation} was aborted by a concurrent transaction: {reason}")
 
 
 class DatabaseFailure(StoreError):

@@ -100,6 +100,7 @@ from ledger.store.errors import (
     NestedTransaction,
     NotFound,
     StoreError,
+    TransactionConflict,
     UnstorableValue,
 )
 from ledger.store.rows import STORE_METADATA, LedgerEventRow
@@ -931,6 +932,33 @@ class TestStore:
             create_execution(session, trade("p1"))
         with pytest.raises(NotFound), store.transaction() as session:
             create_execution(session, trade("ghost"))
+
+    def test_a_deadlock_is_a_retryable_conflict(self, store: Store) -> None:
+        if store.backend == "sqlite":
+            pytest.skip("SQLite write transactions are serialised: they cannot deadlock")
+        both_locked = threading.Barrier(2, timeout=10)
+
+        def lock_in_order(first: Address, second: Address) -> str:
+            try:
+                with store.transaction() as session:
+                    reserve_nonce(session, CHAIN, first, 0)
+                    both_locked.wait()
+                    reserve_nonce(session, CHAIN, second, 0)
+            except TransactionConflict:
+                return "conflict"
+            return "done"
+
+        with store.transaction() as session:
+            reserve_nonce(session, CHAIN, ALICE, 0)
+            reserve_nonce(session, CHAIN, BOB, 0)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            one = pool.submit(lock_in_order, ALICE, BOB)
+            two = pool.submit(lock_in_order, BOB, ALICE)
+            outcomes = sorted([one.result(), two.result()])
+        assert outcomes == ["conflict", "done"]
+        with store.reader() as session:
+            assert get_next_nonce(session, CHAIN, ALICE) == 2
+            assert get_next_nonce(session, CHAIN, BOB) == 2
 
     def test_nonces_survive_a_restart(self, store: Store, reopen: Callable[[Store], Store]) -> None:
         with store.transaction() as session:
