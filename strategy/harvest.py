@@ -162,18 +162,26 @@ def find_harvest_candidates(
         if asset == harvest.cash_asset:
             continue
         price = valuation.by_asset[asset].raw_price_usd
-        for lot in lots:
-            value = lot.amount_raw * price
-            if choice and value >= lot.cost_usd:
-                continue
+        if choice:
+            pairs = [
+                (lot, value - lot.cost_usd)
+                for lot in lots
+                if (value := lot.amount_raw * price) < lot.cost_usd
+            ]
+        else:
+            pairs = [(lot, lot.amount_raw * price - lot.cost_usd) for lot in lots]
+        for lot, gain in pairs:
             if excluded_lots and lot.lot_id in excluded_lots:
                 continue
-            gain = value - lot.cost_usd
             if exempt_before is not None and lot.holding_period_start < exempt_before:
                 if choice:
                     continue
                 gain = ZERO  # sold with the rest under FIFO, but tax free
-            groups.setdefault((lot.wallet, asset), []).append((lot, gain))
+            key = (lot.wallet, asset)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = []
+            group.append((lot, gain))
     prior_days = rules.prior_purchase_window_days
     prior = (
         _recent_purchases(snapshot, valuation, snapshot.window_start(prior_days))

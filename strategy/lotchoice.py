@@ -29,10 +29,13 @@ Cost: O(n log n) in the number of lots, Decimal arithmetic, pure Python.
 
 from __future__ import annotations
 
+import operator
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from itertools import accumulate
 
 from ledger.ids import Address
 from strategy.errors import InsufficientHoldings
@@ -128,11 +131,14 @@ def choose_lots_each(
     """
     if rules.lot_order is LotOrder.FIFO:
         method = LotMethod.FIFO
+    held: dict[int, int] = {}  # by id(sale.lots): alternative sales share their lots
     for sales in sale_sets:
         for sale in sales:
-            held = sum(lot.amount_raw for lot in sale.lots)
-            if held < sale.amount_raw:
-                raise InsufficientHoldings(sale.asset, sale.amount_raw, held)
+            key = id(sale.lots)
+            if key not in held:
+                held[key] = sum(lot.amount_raw for lot in sale.lots)
+            if held[key] < sale.amount_raw:
+                raise InsufficientHoldings(sale.asset, sale.amount_raw, held[key])
     prepared: dict[tuple[Address, Decimal], tuple[_Side, _Side]] = {}
     choices: list[LotChoice] = []
     for sales in sale_sets:
@@ -141,7 +147,7 @@ def choose_lots_each(
             for sale in sales:
                 uses.extend(_pooled_uses(sale))
         elif method is LotMethod.MIN_TAX:
-            uses.extend(_min_tax_uses(sales, rules, rates, year, sold_at, prepared))
+            uses.extend(_min_tax_uses(sales, rules, rates, year, sold_at, prepared, held))
         else:
             for sale in sales:
                 uses.extend(_ordered_uses(sale, method, rules, sold_at))
@@ -291,14 +297,10 @@ def _side(entries: list[tuple[Decimal, Decimal, int, OpenLot, Term | None]]) -> 
     entries.sort()  # (gain, gain, seq, ...): seq is unique, lots are never compared
     lots = [e[3] for e in entries]
     gains = [e[0] for e in entries]
-    cum = [0]
-    cum_gain = [ZERO]
-    negative = 0
-    for lot, gain in zip(lots, gains, strict=True):
-        cum.append(cum[-1] + lot.amount_raw)
-        cum_gain.append(cum_gain[-1] + lot.amount_raw * gain)
-        if gain < 0:
-            negative += lot.amount_raw
+    amounts = [lot.amount_raw for lot in lots]
+    cum = [0, *accumulate(amounts)]
+    cum_gain = [ZERO, *accumulate(map(operator.mul, amounts, gains))]
+    negative = cum[bisect_left(gains, ZERO)]  # gains ascend: the losses come first
     return _Side(lots, [e[4] for e in entries], gains, cum, cum_gain, negative)
 
 
@@ -404,6 +406,7 @@ def _min_tax_uses(
     year: TaxYearState,
     sold_at: datetime,
     prepared: dict[tuple[Address, Decimal], tuple[_Side, _Side]],
+    held: dict[int, int],
 ) -> list[LotUse]:
     sides: list[tuple[_Side, _Side]] = []
     splits: list[int] = []
@@ -414,7 +417,7 @@ def _min_tax_uses(
     long_term = Term.EXEMPT if rules.long_term_exempt else Term.LONG
     whole: dict[int, list[LotUse]] = {}
     for index, sale in enumerate(sales):
-        if sale.amount_raw == sum(lot.amount_raw for lot in sale.lots):
+        if sale.amount_raw == held[id(sale.lots)]:
             # Everything is sold (a harvest): no choice to make.
             whole[index] = _whole_uses(sale, cutoff, long_term)
             for use in whole[index]:

@@ -23,6 +23,8 @@ from strategy.errors import MissingPrice, QuoteUnavailable
 from strategy.lotchoice import LotChoice, LotUse, SaleRequest, choose_lots_each, summarise_uses
 from strategy.policy import RebalanceMode, StrategyPolicy
 from strategy.proposals import (
+    NO_COSTS,
+    Costs,
     NoTrade,
     NoTradeReason,
     Proposal,
@@ -34,8 +36,9 @@ from strategy.proposals import (
     usd_figure,
 )
 from strategy.quotes import GasPrice, Route, RouteQuote, route_costs
+from strategy.tax import tax_effect
 from strategy.valuation import Valuation
-from strategy.values import ZERO, LotMethod, PortfolioSnapshot, TaxYearState
+from strategy.values import ZERO, LotMethod, PortfolioSnapshot, TaxYearState, Term
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +175,7 @@ def _plan_trades(
     buy_assets = [asset for asset, _ in flows.buys_usd]
     buy_room = [value * scale for _, value in flows.buys_usd]
     trades: list[PlannedTrade] = []
+    dropped = False
     by_sale: dict[tuple[Address, Address], list[LotUse]] = {}
     for use in choice.uses:
         by_sale.setdefault((use.asset, use.wallet), []).append(use)
@@ -200,6 +204,8 @@ def _plan_trades(
             piece_value = sum((u.proceeds_usd for u in part), ZERO)
             if piece > 0 and piece_value >= policy.rebalance.min_trade_usd:
                 trades.append(PlannedTrade(wallet, asset, buy_asset, piece, piece_value, part))
+            elif piece > 0:
+                dropped = True
     if not trades:
         return NoTrade(
             ProposalKind.REBALANCE,
@@ -209,23 +215,36 @@ def _plan_trades(
                 usd_figure("min_trade_usd", policy.rebalance.min_trade_usd),
             ),
         )
-    kept = tuple(use for t in trades for use in t.lots)
-    choice = summarise_uses(LotMethod.MIN_TAX, kept, policy.rates, snapshot.year)
+    if dropped:  # small trades were left out: the choice realises less
+        kept = tuple(use for t in trades for use in t.lots)
+        choice = summarise_uses(LotMethod.MIN_TAX, kept, policy.rates, snapshot.year)
     return RebalancePlan(mode, breaches, flows, choice, tuple(trades))
 
 
-def _price_plan(
+@dataclass(frozen=True, slots=True)
+class _Quoted:
+    """A plan with its quotes: costs and (from per-trade sums) the tax it would cause."""
+
+    plan: RebalancePlan
+    quotes: tuple[RouteQuote, ...]
+    factors: tuple[Decimal, ...]
+    """Per trade: quoted net proceeds over the mid-price proceeds the lots were valued at."""
+    costs: Costs
+    tax_effect_usd: Decimal
+
+
+def _quote_plan(
     plan: RebalancePlan,
     quotes: Mapping[Route, RouteQuote | QuoteUnavailable],
     gas: GasPrice,
     raw_prices: Mapping[Address, Decimal],
     policy: StrategyPolicy,
     year: TaxYearState,
-    now: datetime,
-) -> Proposal | NoTrade:
-    trades: list[Trade] = []
-    uses: list[LotUse] = []
-    costs = None
+) -> _Quoted | NoTrade:
+    found: list[RouteQuote] = []
+    factors: list[Decimal] = []
+    costs = NO_COSTS
+    short = long = ZERO
     for planned in plan.trades:
         quote = quotes.get(planned.route)
         if quote is None or isinstance(quote, QuoteUnavailable):
@@ -238,13 +257,38 @@ def _price_plan(
                 (("quote_error", reason), ("buy_asset", planned.buy_asset)),
             )
         leg_costs = route_costs(quote, raw_prices, gas)
-        costs = leg_costs.total if costs is None else costs + leg_costs.total
+        costs = costs + leg_costs.total
         buy_price = raw_prices.get(planned.buy_asset)
         if buy_price is None:
             raise MissingPrice(planned.buy_asset)
         net = quote.amount_out_raw * buy_price - leg_costs.first_leg_gas_usd
-        planned_value = sum((u.proceeds_usd for u in planned.lots), ZERO)
-        factor = net / planned_value if planned_value else ZERO
+        factor = net / planned.value_usd if planned.value_usd else ZERO
+        # Sums per term first, then one scaling: no value per lot is built here.
+        proceeds_short = cost_short = proceeds_long = cost_long = ZERO
+        for use in planned.lots:
+            if use.term is None or use.term is Term.SHORT:
+                proceeds_short += use.proceeds_usd
+                cost_short += use.cost_usd
+            elif use.term is Term.LONG:
+                proceeds_long += use.proceeds_usd
+                cost_long += use.cost_usd
+        short += proceeds_short * factor - cost_short
+        long += proceeds_long * factor - cost_long
+        found.append(quote)
+        factors.append(factor)
+    return _Quoted(
+        plan, tuple(found), tuple(factors), costs, tax_effect(policy.rates, year, short, long)
+    )
+
+
+def _propose(
+    quoted: _Quoted, policy: StrategyPolicy, year: TaxYearState, now: datetime
+) -> Proposal:
+    trades: list[Trade] = []
+    uses: list[LotUse] = []
+    for planned, quote, factor in zip(
+        quoted.plan.trades, quoted.quotes, quoted.factors, strict=True
+    ):
         priced = tuple(
             LotUse(
                 u.lot_id,
@@ -268,10 +312,9 @@ def _price_plan(
                 priced,
             )
         )
-    assert costs is not None  # a plan has at least one trade
     choice = summarise_uses(LotMethod.MIN_TAX, uses, policy.rates, year)
-    figures = [("mode", plan.mode.value)]
-    for breach in plan.breaches:
+    figures = [("mode", quoted.plan.mode.value)]
+    for breach in quoted.plan.breaches:
         figures.append((f"weight_{breach.asset}", str(breach.weight.quantize(Decimal("0.0001")))))
     return Proposal(
         kind=ProposalKind.REBALANCE,
@@ -282,7 +325,7 @@ def _price_plan(
         realised_long_usd=choice.long_usd,
         realised_exempt_usd=choice.exempt_usd,
         tax_effect_usd=choice.tax_effect_usd,
-        costs=costs,
+        costs=quoted.costs,
         created_at=now,
         figures=tuple(figures),
     )
@@ -302,21 +345,22 @@ def decide_rebalance(
     Raises:
         MissingPrice: an asset on a route has no price in `raw_prices`.
     """
-    priced = [_price_plan(p, quotes, gas, raw_prices, policy, year, now) for p in plans]
-    proposals = {p.mode: r for p, r in zip(plans, priced, strict=True) if isinstance(r, Proposal)}
-    if not proposals:
-        failure = priced[0]
+    quoted = [_quote_plan(p, quotes, gas, raw_prices, policy, year) for p in plans]
+    usable = {q.plan.mode: q for q in quoted if isinstance(q, _Quoted)}
+    if not usable:
+        failure = quoted[0]
         assert isinstance(failure, NoTrade)
         return failure
-    target = proposals.get(RebalanceMode.TARGET)
-    edge = proposals.get(RebalanceMode.BAND_EDGE)
+    target = usable.get(RebalanceMode.TARGET)
+    edge = usable.get(RebalanceMode.BAND_EDGE)
     if target is None or edge is None:
-        return next(iter(proposals.values()))
+        return _propose(next(iter(usable.values())), policy, year, now)
     extra = (target.tax_effect_usd + target.costs.total_usd) - (
         edge.tax_effect_usd + edge.costs.total_usd
     )
     chosen = edge if extra > policy.rebalance.max_extra_cost_to_target_usd else target
+    proposal = _propose(chosen, policy, year, now)
     return replace(
-        chosen,
-        figures=(*chosen.figures, usd_figure("extra_cost_to_target_usd", extra)),
+        proposal,
+        figures=(*proposal.figures, usd_figure("extra_cost_to_target_usd", extra)),
     )

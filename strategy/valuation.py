@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 
 from ledger.ids import Address
 from strategy.errors import MissingPrice, UnknownAsset
@@ -133,7 +134,10 @@ def value_portfolio(
         prices[asset] = raw_price(snapshot, asset)
     by_asset: dict[Address, list[OpenLot]] = {asset: [] for asset in managed}
     for lot in snapshot.lots:
-        by_asset.setdefault(lot.asset, []).append(lot)
+        bucket = by_asset.get(lot.asset)
+        if bucket is None:
+            bucket = by_asset[lot.asset] = []
+        bucket.append(lot)
     cutoff = long_term_cutoff(rules, now)
     long_term = Term.EXEMPT if rules.long_term_exempt else Term.LONG
     amounts: dict[Address, int] = {}
@@ -148,9 +152,9 @@ def value_portfolio(
             except (MissingPrice, UnknownAsset):
                 unpriced.append(asset)
                 continue
-        amounts[asset] = sum(lot.amount_raw for lot in lots)
+        amounts[asset] = sum(map(attrgetter("amount_raw"), lots))
         values[asset] = amounts[asset] * prices[asset]
-        costs[asset] = sum((lot.cost_usd for lot in lots), ZERO)
+        costs[asset] = sum(map(attrgetter("cost_usd"), lots), ZERO)
         priced_lots[asset] = tuple(lots)
     managed_total = sum((values[a] for a in managed), ZERO)
     holdings: list[Holding] = []
