@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Final
 
@@ -54,6 +54,7 @@ __all__ = [
     "run_basis_file",
 ]
 
+_WIDE: Final = Context(prec=200, Emax=10**6, Emin=-(10**6))
 KINDS: Final = ("buy", "receive", "sell", "send", "transfer")
 _TOP_KEYS: Final = frozenset(
     {"jurisdiction", "method", "currency", "wash_sale", "long_term_after_days", "events"}
@@ -151,7 +152,7 @@ def _positive_amount(where: str, key: str, raw: object) -> Decimal:
 
 
 def _raw_amount(amount: Decimal, places: int) -> int:
-    return int(amount.scaleb(places))
+    return int(amount.scaleb(places, _WIDE))
 
 
 def _policy(source: str, top: Mapping[str, Any]) -> Policy:

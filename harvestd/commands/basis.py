@@ -35,7 +35,11 @@ def _amount(raw: int, asset: str, basis: BasisFile) -> str:
 
 
 def render_tables(console: Console, basis: BasisFile, result: LedgerResult) -> None:
-    """Print disposals, holdings and totals as tables."""
+    """Print disposals, holdings and totals as tables.
+
+    Raises:
+        Nothing.
+    """
     currency = basis.currency
     disposals = Table(title=f"Disposals ({basis.policy.jurisdiction}, {currency})")
     for column in (
@@ -103,7 +107,11 @@ def basis(
         bool, typer.Option("--json", help="Print the exact JSON document instead of tables.")
     ] = False,
 ) -> None:
-    """Run the lot engine on a basis file and print what was realised and what is held."""
+    """Run the lot engine on a basis file and print what was realised and what is held.
+
+    Raises:
+        typer.Exit: 2 for a file that cannot be read, 1 for an event the engine refuses.
+    """
     errors = Console(stderr=True)
     try:
         parsed = load_basis_file(file)
@@ -125,5 +133,9 @@ def basis(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `basis` command to the root app."""
+    """Add the `basis` command to the root app.
+
+    Raises:
+        Nothing.
+    """
     app.command("basis")(basis)

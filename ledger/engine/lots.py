@@ -60,10 +60,18 @@ class LossRule(Protocol):
     """A jurisdiction's loss-disallowance rule over a per-wallet book (e.g. the wash sale)."""
 
     def after_disposal(self, book: LotBook, record: DisposalRecord, taken: Sequence[Take]) -> None:
-        """React to a booked disposal (the pieces may receive `disallowed`)."""
+        """React to a booked disposal (the pieces may receive `disallowed`).
+
+        Raises:
+            Nothing.
+        """
 
     def on_acquisition(self, book: LotBook, lot: OpenLot, day: int) -> list[OpenLot]:
-        """React to a new lot before it is booked; returns the lots to book in its place."""
+        """React to a new lot before it is booked; returns the lots to book in its place.
+
+        Raises:
+            Nothing.
+        """
 
 
 class LotBook:
@@ -96,7 +104,11 @@ class LotBook:
     # -- booking ---------------------------------------------------------------------
 
     def push(self, lot: OpenLot) -> None:
-        """Book an open lot into its wallet's heap."""
+        """Book an open lot into its wallet's heap.
+
+        Raises:
+            Nothing.
+        """
         key = (lot.wallet, lot.asset)
         heap = self.heaps.get(key)
         if heap is None:
@@ -115,7 +127,11 @@ class LotBook:
             heappush(heap, (lot.acquired, 0, self._seq, lot))
 
     def open_lots(self, asset: str) -> list[OpenLot]:
-        """Every live lot of `asset` in every wallet (unordered)."""
+        """Every live lot of `asset` in every wallet (unordered).
+
+        Raises:
+            Nothing.
+        """
         out: list[OpenLot] = []
         for wallet in self.wallets_of.get(asset, ()):
             out.extend(entry[3] for entry in self.heaps[(wallet, asset)] if entry[3].amount)
@@ -253,7 +269,11 @@ class LotBook:
     # -- the event kinds -------------------------------------------------------------
 
     def acquire(self, event: LotEvent, moment: datetime) -> None:
-        """Open a lot costing value + fee (`moment` is the event's time in UTC)."""
+        """Open a lot costing value + fee (`moment` is the event's time in UTC).
+
+        Raises:
+            InvalidEvent: no value, or a negative cost.
+        """
         value, fee = event.value, event.fee
         if value is None:
             raise InvalidEvent(event.id, "an acquisition needs a value")
@@ -356,7 +376,12 @@ class LotBook:
         return pieces
 
     def dispose(self, event: LotEvent, moment: datetime) -> None:
-        """Realise value - fee against the lots the method takes."""
+        """Realise value - fee against the lots the method takes.
+
+        Raises:
+            InvalidEvent: no value. InsufficientLots: more than the wallet holds.
+            SpecLotMissing, SpecLotExhausted, SpecAmountMismatch: bad named lots.
+        """
         value, fee = event.value, event.fee
         if value is None:
             raise InvalidEvent(event.id, "a disposal needs a value")
@@ -379,7 +404,11 @@ class LotBook:
             loss_rule.after_disposal(self, record, taken)
 
     def withdraw(self, event: LotEvent) -> None:
-        """Remove lots without realising anything."""
+        """Remove lots without realising anything.
+
+        Raises:
+            InsufficientLots: more than the wallet holds; or a bad named lot.
+        """
         taken = self.take(event, event.amount_raw, False)
         self.removals.append(
             RemovalRecord(
@@ -393,7 +422,11 @@ class LotBook:
         )
 
     def transfer(self, event: LotEvent) -> None:
-        """Move lots to another own wallet, keeping cost and dates."""
+        """Move lots to another own wallet, keeping cost and dates.
+
+        Raises:
+            InvalidEvent: no other to_wallet. InsufficientLots: more than the wallet holds.
+        """
         to_wallet = event.to_wallet
         if to_wallet is None or to_wallet == event.wallet:
             raise InvalidEvent(event.id, "a transfer needs a to_wallet other than its wallet")
@@ -421,7 +454,12 @@ class LotBook:
         self.held[(to_wallet, event.asset)] += event.amount_raw
 
     def convert(self, event: LotEvent) -> None:
-        """Move lots 1:1 (pro rata if the amounts differ) to another asset, same wallet."""
+        """Move lots 1:1 (pro rata if the amounts differ) to another asset, same wallet.
+
+        Raises:
+            InvalidEvent: no other to_asset, or a bad to_amount.
+            InsufficientLots: more than the wallet holds.
+        """
         to_asset = event.to_asset
         if to_asset is None or to_asset == event.asset:
             raise InvalidEvent(event.id, "a conversion needs a to_asset other than its asset")
@@ -462,7 +500,11 @@ class LotBook:
     # -- results ---------------------------------------------------------------------
 
     def holdings(self) -> list[Holding]:
-        """What is held, per (wallet, asset) in order of first booking, lots in fifo order."""
+        """What is held, per (wallet, asset) in order of first booking, lots in fifo order.
+
+        Raises:
+            Nothing.
+        """
         out: list[Holding] = []
         for (wallet, asset), heap in self.heaps.items():
             live = sorted(

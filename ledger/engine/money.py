@@ -51,19 +51,16 @@ def to_units(value: Decimal) -> int:
 
 
 def from_units(units: int) -> Decimal:
-    """Convert value units back to an exact `Decimal` of the reporting currency, without
-    trailing zeros (`Decimal("8004")`, `Decimal("0.5")`).
+    """Convert value units back to an exact `Decimal` of the reporting currency, always at
+    the engine's fixed scale of 18 places (`Decimal("8004.000000000000000000")`), zero as
+    `Decimal(0)`; `format_decimal` renders either without trailing zeros.
 
     Raises:
         Nothing.
     """
     if not units:
         return _ZERO
-    whole, fraction = divmod(units, VALUE_SCALE)
-    if not fraction:
-        return Decimal(whole)
-    # No trailing zeros; a non-integer never normalises to an exponent form.
-    return Decimal(units).scaleb(-VALUE_PLACES, _CONTEXT).normalize(_CONTEXT)
+    return Decimal(units).scaleb(-VALUE_PLACES, _CONTEXT)
 
 
 def share(total: int, part: int, whole: int) -> int:

@@ -28,7 +28,11 @@ class Pool:
         self.adjustments: list[Adjustment] = []
 
     def add(self, qty: int, cost: int, time: datetime) -> None:
-        """Add units and their cost."""
+        """Add units and their cost.
+
+        Raises:
+            Nothing.
+        """
         if not self.qty and qty:
             self.since = time
         self.qty += qty
@@ -57,7 +61,11 @@ class Pools:
         self.by_asset: dict[str, Pool] = {}
 
     def get(self, asset: str) -> Pool:
-        """The asset's pool (created empty on first use)."""
+        """The asset's pool (created empty on first use).
+
+        Raises:
+            Nothing.
+        """
         pool = self.by_asset.get(asset)
         if pool is None:
             pool = self.by_asset[asset] = Pool()
@@ -87,7 +95,11 @@ class Pools:
             self.get(event.to_asset).add(to_amount, cost, event.time)
 
     def holdings(self, label: str) -> list[Holding]:
-        """One holding per non-empty pool, with the pool as its only lot."""
+        """One holding per non-empty pool, with the pool as its only lot.
+
+        Raises:
+            Nothing.
+        """
         out: list[Holding] = []
         for asset, pool in self.by_asset.items():
             if not pool.qty:
@@ -157,19 +169,31 @@ def check_wallets(events: Iterable[tuple[datetime, LotEvent]]) -> None:
 
 
 def proceeds_of(event: LotEvent) -> int:
-    """A disposal's proceeds in value units: value less fee."""
+    """A disposal's proceeds in value units: value less fee.
+
+    Raises:
+        AssertionError: no value (check_wallets refuses that first).
+    """
     assert event.value is not None  # checked by check_wallets
     return to_units(event.value) - to_units(event.fee)
 
 
 def cost_of(event: LotEvent) -> int:
-    """An acquisition's cost in value units: value plus fee."""
+    """An acquisition's cost in value units: value plus fee.
+
+    Raises:
+        AssertionError: no value (check_wallets refuses that first).
+    """
     assert event.value is not None  # checked by check_wallets
     return to_units(event.value) + to_units(event.fee)
 
 
 def split_proceeds(proceeds: int, amounts: Sequence[int]) -> list[int]:
-    """Share `proceeds` among pieces in proportion to their amounts, exactly."""
+    """Share `proceeds` among pieces in proportion to their amounts, exactly.
+
+    Raises:
+        Nothing.
+    """
     left_amount = sum(amounts)
     out: list[int] = []
     for amount in amounts:

@@ -61,7 +61,11 @@ _ONE_US: Final = timedelta(microseconds=1)
 
 
 def to_ts(moment: datetime) -> int:
-    """Microseconds since the epoch of a timezone-aware datetime."""
+    """Microseconds since the epoch of a timezone-aware datetime.
+
+    Raises:
+        Nothing.
+    """
     return (moment - EPOCH) // _ONE_US
 
 
@@ -109,7 +113,11 @@ class OpenLot:
         self.replaced = replaced
 
     def freeze(self, pooled: bool = False) -> Lot:
-        """The public value of this lot."""
+        """The public value of this lot.
+
+        Raises:
+            Nothing.
+        """
         return _new_lot(
             self.id,
             self.origin,
@@ -163,7 +171,11 @@ class PieceRecord:
         self.hp_start = hp_start
 
     def freeze(self) -> MatchedPiece:
-        """The public value of this piece."""
+        """The public value of this piece.
+
+        Raises:
+            Nothing.
+        """
         return _new_piece(
             self.lot,
             self.origin,
@@ -205,7 +217,11 @@ class DisposalRecord:
         self.pieces = pieces
 
     def freeze(self) -> Disposal:
-        """The public value of this disposal (its sums are the pieces' sums, so they add up)."""
+        """The public value of this disposal (its sums are the pieces' sums, so they add up).
+
+        Raises:
+            Nothing.
+        """
         pieces = tuple([piece.freeze() for piece in self.pieces])
         if len(pieces) == 1:
             only = pieces[0]
@@ -273,7 +289,11 @@ class RemovalRecord:
         self.pieces = pieces
 
     def freeze(self) -> Removal:
-        """The public value of this removal."""
+        """The public value of this removal.
+
+        Raises:
+            Nothing.
+        """
         return Removal(
             id=self.id,
             time=self.time,
@@ -289,14 +309,22 @@ class RemovalRecord:
 
 
 def freeze_holding(asset: str, wallet: str | None, lots: Sequence[Lot]) -> Holding:
-    """A holding from its frozen lots (amount and cost are their sums)."""
+    """A holding from its frozen lots (amount and cost are their sums).
+
+    Raises:
+        Nothing.
+    """
     amount = sum(lot.amount_raw for lot in lots)
     cost = exact_sum(lot.cost for lot in lots)
     return Holding(asset=asset, wallet=wallet, amount_raw=amount, cost=cost, lots=tuple(lots))
 
 
 def total_records(records: Sequence[DisposalRecord]) -> Totals:
-    """Reportable gains by term, disallowed losses, and the net over everything."""
+    """Reportable gains by term, disallowed losses, and the net over everything.
+
+    Raises:
+        Nothing.
+    """
     by_term: dict[Term | None, int] = {Term.SHORT: 0, Term.LONG: 0, Term.EXEMPT: 0, None: 0}
     disallowed = 0
     for record in records:

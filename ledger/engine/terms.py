@@ -18,7 +18,11 @@ from ledger.engine.values import Term
 
 
 def anniversary_day(day: int) -> int:
-    """The ordinal of the first anniversary of the date with ordinal `day`."""
+    """The ordinal of the first anniversary of the date with ordinal `day`.
+
+    Raises:
+        ValueError: an ordinal outside the calendar.
+    """
     start = date.fromordinal(day)
     try:
         return start.replace(year=start.year + 1).toordinal()
@@ -37,7 +41,11 @@ class TermScheme:
 
     def deadline(self, start_day: int) -> int:
         """The last day (ordinal) on which a lot whose holding period began on `start_day`
-        is still `before`."""
+        is still `before`.
+
+        Raises:
+            Nothing.
+        """
         if self.days is not None:
             return start_day + self.days
         cached = self._cache.get(start_day)
@@ -46,5 +54,9 @@ class TermScheme:
         return cached
 
     def term(self, deadline: int, sale_day: int) -> Term:
-        """The term of a lot with `deadline` sold on `sale_day`."""
+        """The term of a lot with `deadline` sold on `sale_day`.
+
+        Raises:
+            Nothing.
+        """
         return self.after if sale_day > deadline else self.before

@@ -40,17 +40,29 @@ class RuleSet(Protocol):
 
     @property
     def jurisdiction(self) -> Jurisdiction:
-        """Which jurisdiction this is."""
+        """Which jurisdiction this is.
+
+        Raises:
+            Nothing.
+        """
         ...
 
     @property
     def pools_wallets(self) -> bool:
-        """True when each asset is one pool across all wallets (uk, ca)."""
+        """True when each asset is one pool across all wallets (uk, ca).
+
+        Raises:
+            Nothing.
+        """
         ...
 
     @property
     def pool_rule(self) -> MatchRule | None:
-        """The rule pooled matches are reported under (s104, acb); None where lots are kept."""
+        """The rule pooled matches are reported under (s104, acb); None where lots are kept.
+
+        Raises:
+            Nothing.
+        """
         ...
 
     def method_for(self, policy: Policy) -> LotMethod | None:
@@ -62,11 +74,19 @@ class RuleSet(Protocol):
         ...
 
     def rates_for(self, policy: Policy) -> TaxRates:
-        """The policy's rates, or this jurisdiction's defaults."""
+        """The policy's rates, or this jurisdiction's defaults.
+
+        Raises:
+            Nothing.
+        """
         ...
 
     def terms_for(self, policy: Policy) -> TermScheme | None:
-        """The holding-period terms (None where there are none)."""
+        """The holding-period terms (None where there are none).
+
+        Raises:
+            Nothing.
+        """
         ...
 
     def replay(self, events: Sequence[tuple[datetime, LotEvent]], policy: Policy) -> Replayed:
