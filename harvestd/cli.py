@@ -29,6 +29,7 @@ COMMAND_MODULES: Final[tuple[str, ...]] = (
     # one line per command module; append below
     "harvestd.commands.demo",
     "harvestd.commands.basis",
+    "harvestd.commands.run",
 )
 
 

@@ -1,0 +1,119 @@
+"""`harvestd run [--config FILE]`: run the daemon until SIGTERM/SIGINT.
+
+Steps: load and validate the settings (exit 2 on problems), configure logging, take the
+single-instance lock of the store (exit 3, naming the store and the holder's pid, when
+another daemon has it), migrate the store to head (exit 1 if that fails), build the
+daemon through `harvestd.wiring`, run it. SIGTERM/SIGINT stop the scheduler, let a
+running job finish its current transaction (up to the daemon's shutdown grace), close
+the server, release the lock, close the store, and exit 0, well within 10 s.
+
+`run_service(settings, stages)` is the same without the CLI, for `harvestd demo`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated, Final
+
+import typer
+
+from harvestd.commands.config import load_settings_or_exit, start_logging
+from harvestd.instance_lock import InstanceAlreadyRunning, InstanceLockError, acquire_instance_lock
+from harvestd.logs import get_logger
+from harvestd.settings import Settings
+from harvestd.wiring import Stages, build_daemon
+from ledger.store import open_store
+from ledger.store.errors import StoreError
+
+__all__ = [
+    "DEFAULT_STAGES",
+    "EXIT_ALREADY_RUNNING",
+    "EXIT_STORE_FAILED",
+    "register",
+    "run_service",
+]
+
+log = get_logger(__name__)
+
+EXIT_STORE_FAILED: Final = 1
+"""The store could not be opened or migrated, or the lock could not be taken."""
+EXIT_ALREADY_RUNNING: Final = 3
+"""Another daemon holds this store."""
+
+DEFAULT_STAGES: Final = Stages()
+"""The stages `harvestd run` wires (the lead plugs the indexer, strategy, executor here)."""
+
+
+async def run_daemon_until_stopped(settings: Settings, stages: Stages) -> None:
+    """Open the store, migrate it, and run the daemon until SIGTERM/SIGINT or cancellation.
+
+    The caller holds the instance lock.
+
+    Raises:
+        StoreError: the store cannot be opened or migrated.
+        DuplicateJob: the stages give two jobs one name.
+    """
+    store = open_store(settings.database.url.get_secret_value())
+    try:
+        await asyncio.to_thread(store.upgrade)
+        parts = build_daemon(settings, store, stages)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, parts.daemon.request_stop)
+        try:
+            await parts.daemon.run(parts.services)
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+    finally:
+        store.close()
+
+
+async def run_service(settings: Settings, stages: Stages = DEFAULT_STAGES) -> None:
+    """Take the store's lock, then run the daemon until stopped; release the lock after.
+
+    Raises:
+        InstanceAlreadyRunning: another daemon holds the store.
+        InstanceLockUnavailable: the lock could not be taken.
+        StoreError: the store cannot be opened or migrated.
+    """
+    lock = await asyncio.to_thread(acquire_instance_lock, settings.database.url.get_secret_value())
+    try:
+        await run_daemon_until_stopped(settings, stages)
+    finally:
+        lock.release()
+        log.info("instance_lock_released", store=lock.store)
+
+
+def run_command(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="The YAML settings file (overrides the root option)."),
+    ] = None,
+) -> None:
+    """Run the daemon: index, scan, execute on schedule; serve /healthz and /metrics."""
+    settings = load_settings_or_exit(ctx, config)
+    start_logging(ctx, settings)
+    try:
+        asyncio.run(run_service(settings))
+    except InstanceAlreadyRunning as exc:
+        typer.echo(f"harvestd: {exc}", err=True)
+        raise typer.Exit(EXIT_ALREADY_RUNNING) from exc
+    except (InstanceLockError, StoreError) as exc:
+        typer.echo(f"harvestd: {exc}", err=True)
+        raise typer.Exit(EXIT_STORE_FAILED) from exc
+    except OSError as exc:
+        # The server's address cannot be bound (port in use, host not local).
+        typer.echo(
+            f"harvestd: cannot serve on {settings.server.host}:{settings.server.port}: {exc}",
+            err=True,
+        )
+        raise typer.Exit(EXIT_STORE_FAILED) from exc
+
+
+def register(app: typer.Typer) -> None:
+    """Add `harvestd run` to the root app."""
+    app.command("run")(run_command)
