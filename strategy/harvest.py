@@ -64,6 +64,8 @@ class HarvestCandidate:
     """Unrealised loss at the current price before costs (positive)."""
     reentry: Reentry
     route: Route
+    pool_unit_cost_usd: Decimal | None = None
+    """Where assets are pooled (uk, ca): the pool's average cost per raw unit, owner-wide."""
 
     @property
     def fingerprint(self) -> str:
@@ -156,13 +158,21 @@ def find_harvest_candidates(
     # be chosen (a cheap test per lot; no value is built for the others).
     groups: dict[tuple[Address, Address], list[tuple[OpenLot, Decimal]]] = {}
     choice = rules.lot_order is LotOrder.CHOICE
+    pooled = rules.lot_order is LotOrder.POOLED
+    pool_cost: dict[Address, Decimal] = {}
     cutoff = valuation.long_term_cutoff
     exempt_before = cutoff if valuation.long_term is Term.EXEMPT else None
     for asset, lots in sorted(valuation.lots_by_asset.items()):
         if asset == harvest.cash_asset:
             continue
-        price = valuation.by_asset[asset].raw_price_usd
-        if choice:
+        holding = valuation.by_asset[asset]
+        price = holding.raw_price_usd
+        if pooled:
+            # One pool per asset across all wallets: every lot costs the pool's average.
+            unit_cost = holding.cost_usd / holding.amount_raw if holding.amount_raw else ZERO
+            pool_cost[asset] = unit_cost
+            pairs = [(lot, lot.amount_raw * (price - unit_cost)) for lot in lots]
+        elif choice:
             pairs = [
                 (lot, value - lot.cost_usd)
                 for lot in lots
@@ -257,6 +267,7 @@ def find_harvest_candidates(
                 loss,
                 reentry,
                 Route(path, amount),
+                pool_cost.get(asset),
             )
         )
     candidates.sort(key=lambda c: (-c.loss_usd, c.wallet, c.asset))
@@ -294,7 +305,9 @@ def decide_harvest(
         raise MissingPrice(first_buy)
     proceeds = first_out * buy_price - costs.first_leg_gas_usd
     sale = SaleRequest(asset, candidate.amount_raw, proceeds, candidate.lots)
-    choice = sell_whole_lots(sale, policy.rules, policy.rates, year, now)
+    choice = sell_whole_lots(
+        sale, policy.rules, policy.rates, year, now, candidate.pool_unit_cost_usd
+    )
     saving = -choice.tax_effect_usd
     required = costs.total.total_usd * (1 + policy.harvest.margin_ratio) + policy.harvest.margin_usd
     figures = (

@@ -161,8 +161,12 @@ def sell_whole_lots(
     rates: TaxRates,
     year: TaxYearState,
     sold_at: datetime,
+    pool_unit_cost_usd: Decimal | None = None,
 ) -> LotChoice:
     """A sale of every one of `sale.lots` in full (a harvest): no choice to make, one pass.
+
+    With `pool_unit_cost_usd` (uk, ca) each piece costs the pool's average instead of its
+    own lot's cost.
 
     Raises:
         InsufficientHoldings: `sale.amount_raw` is not what the lots hold.
@@ -173,6 +177,19 @@ def sell_whole_lots(
     cutoff = long_term_cutoff(rules, sold_at)
     long_term = Term.EXEMPT if rules.long_term_exempt else Term.LONG
     uses = _whole_uses(sale, cutoff, long_term)
+    if pool_unit_cost_usd is not None:
+        uses = [
+            LotUse(
+                u.lot_id,
+                u.wallet,
+                u.asset,
+                u.amount_raw,
+                u.amount_raw * pool_unit_cost_usd,
+                u.proceeds_usd,
+                None,
+            )
+            for u in uses
+        ]
     short = long = exempt = ZERO
     for use in uses:
         gain = use.proceeds_usd - use.cost_usd

@@ -281,6 +281,10 @@ def _quote_plan(
     )
 
 
+def _ratio(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.0001")))
+
+
 def _propose(
     quoted: _Quoted, policy: StrategyPolicy, year: TaxYearState, now: datetime
 ) -> Proposal:
@@ -313,9 +317,12 @@ def _propose(
             )
         )
     choice = summarise_uses(LotMethod.MIN_TAX, uses, policy.rates, year)
-    figures = [("mode", quoted.plan.mode.value)]
-    for breach in quoted.plan.breaches:
-        figures.append((f"weight_{breach.asset}", str(breach.weight.quantize(Decimal("0.0001")))))
+    figures = [("mode", quoted.plan.mode.value), ("breach_count", str(len(quoted.plan.breaches)))]
+    for index, breach in enumerate(quoted.plan.breaches):
+        figures.append((f"breach_{index}_asset", breach.asset))
+        figures.append((f"breach_{index}_side", breach.side.value))
+        figures.append((f"breach_{index}_weight_ratio", _ratio(breach.weight)))
+        figures.append((f"breach_{index}_target_ratio", _ratio(breach.target_weight)))
     return Proposal(
         kind=ProposalKind.REBALANCE,
         reason=ProposalReason.DRIFT_BREACH,

@@ -16,6 +16,7 @@ from strategy_builders import (
     UK_RATES,
     USDC,
     W1,
+    W2,
     WBTC,
     FakeQuotes,
     lot,
@@ -266,3 +267,29 @@ def test_log_fields_are_stable_and_carry_units() -> None:
     for key, value in fields.items():
         assert isinstance(value, str | int)
         assert key in plain or key.endswith(("_usd", "_count", "_raw", "_asset", "_wallet"))
+
+
+def test_uk_pools_an_asset_across_wallets_before_judging_a_loss() -> None:
+    """Alone, W1's lot is 1000 under water; pooled with W2's cheap lot the average cost is
+    2000, the price: nothing to harvest in the uk. Per-wallet us lots do harvest W1."""
+    lots = [lot("dear", ETH, "1", "3000", 100), lot("cheap", ETH, "1", "1000", 100, wallet=W2)]
+    uk = run_scan(
+        snapshot(lots, tax_year=year(short="20000")),
+        policy(code=Jurisdiction.UK, rates=UK_RATES, rebalance=False),
+    )
+    assert _harvests(uk.proposals) == []
+    us = run_scan(snapshot(lots, tax_year=year(short="20000")), policy(rebalance=False))
+    [harvest] = _harvests(us.proposals)
+    assert [u.lot_id for u in harvest.lots] == ["dear"]
+
+
+def test_uk_harvest_costs_the_pool_average() -> None:
+    """Pool: 2 ETH for 7000 (3500 each). W1 sells its 1 ETH at 2000 less 6 gas: -1506."""
+    lots = [lot("a", ETH, "1", "3000", 100), lot("b", ETH, "1", "4000", 100, wallet=W2)]
+    result = run_scan(
+        snapshot(lots, tax_year=year(short="20000")),
+        policy(code=Jurisdiction.UK, rates=UK_RATES, rebalance=False),
+    )
+    by_wallet = {p.trades[0].wallet: p for p in _harvests(result.proposals)}
+    assert by_wallet[W1].realised_short_usd == D(-1506)
+    assert by_wallet[W1].lots[0].cost_usd == D(3500)

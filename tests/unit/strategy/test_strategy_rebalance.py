@@ -239,3 +239,19 @@ def test_an_underweight_breach_alone_is_cured_from_the_overweight_assets() -> No
     assert {t.buy_asset for t in proposal.trades} == {USDC}
     assert abs(sold[ETH] - raw(ETH, "0.225")) <= 10**6  # 450 / 2000
     assert abs(sold[WBTC] - raw(WBTC, "0.0075")) <= 1  # 450 / 60000
+
+
+def test_rebalance_log_fields_are_stable_and_carry_units() -> None:
+    proposal = _rebalance(run_scan(snapshot(LOTS, tax_year=GAINS), policy(harvest=False)))
+    fields = proposal.log_fields()
+    assert fields["kind"] == "rebalance"
+    assert fields["mode"] == "target"
+    assert fields["breach_count"] == "2"
+    assert fields["breach_1_asset"] == ETH
+    assert fields["breach_1_weight_ratio"] == "1.0000"
+    assert fields["tax_effect_usd"] == "-121.71"
+    plain = {"fingerprint", "kind", "reason", "reentry", "mode"}
+    suffixes = ("_usd", "_count", "_raw", "_asset", "_wallet", "_ratio", "_side")
+    for key, value in fields.items():
+        assert isinstance(value, str | int)
+        assert key in plain or key.endswith(suffixes), key
