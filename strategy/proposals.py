@@ -65,6 +65,8 @@ class NoTradeReason(StrEnum):
     """Buying the substitute would cancel a recent loss on it."""
     REBALANCE_BUYS_ASSET = "rebalance_buys_asset"
     """The rebalance proposed in the same scan buys this asset: it would cancel the loss."""
+    CONFLICTS_IN_SCAN = "conflicts_in_scan"
+    """Another decision of the same scan buys this asset, or sold the substitute at a loss."""
     QUOTE_UNAVAILABLE = "quote_unavailable"
     ALREADY_PROPOSED = "already_proposed"
     WITHIN_BANDS = "within_bands"
@@ -144,6 +146,15 @@ class Proposal:
         return tuple(use for trade in self.trades for use in trade.lots)
 
     @property
+    def subject(self) -> str:
+        """What the proposal is about, lots aside: `harvest:<wallet>:<asset>` or
+        `rebalance`. A newer proposal supersedes an open one with the same subject."""
+        if self.kind is ProposalKind.HARVEST and self.trades:
+            first = self.trades[0]
+            return f"{self.kind.value}:{first.wallet}:{first.sell_asset}"
+        return self.kind.value
+
+    @property
     def fingerprint(self) -> str:
         """A stable id of what this proposal would do (not of its expected figures)."""
         return compute_fingerprint(
@@ -159,6 +170,7 @@ class Proposal:
         """Stable, unit-suffixed key-values for the caller's `proposal_created` event."""
         fields: LogFields = {
             "fingerprint": self.fingerprint,
+            "subject": self.subject,
             "kind": self.kind.value,
             "reason": self.reason.value,
             "reentry": self.reentry.value,

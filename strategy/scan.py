@@ -163,7 +163,26 @@ def decide_scan(
             year = with_realised(year, decided.realised_short_usd, decided.realised_long_usd)
         else:
             no_trades.append(decided)
+    # Inside a re-entry window, one scan must not buy what it sells at a loss: a harvest
+    # into a substitute that an earlier decision of this scan sold at a loss, or of an
+    # asset an earlier decision bought, would cancel that loss.
+    windowed = policy.rules.reentry_window_days is not None
+    sold_at_loss = {u.asset for p in proposals for u in p.lots if u.gain_usd < 0}
+    bought = {t.buy_asset for p in proposals for t in p.trades}
     for candidate in plan.harvest_candidates:
+        substitute = candidate.route.path[-1]
+        if windowed and (candidate.asset in bought or substitute in sold_at_loss):
+            conflict = candidate.asset if candidate.asset in bought else substitute
+            no_trades.append(
+                NoTrade(
+                    ProposalKind.HARVEST,
+                    NoTradeReason.CONFLICTS_IN_SCAN,
+                    candidate.asset,
+                    candidate.wallet,
+                    (("conflicting_asset", conflict),),
+                )
+            )
+            continue
         quote = quotes.get(candidate.route)
         if quote is None:
             quote = QuoteUnavailable(
@@ -173,6 +192,8 @@ def decide_scan(
         if isinstance(decided, Proposal):
             proposals.append(decided)
             year = with_realised(year, decided.realised_short_usd, decided.realised_long_usd)
+            sold_at_loss.add(candidate.asset)
+            bought.update(t.buy_asset for t in decided.trades)
         else:
             no_trades.append(decided)
     return ScanResult(plan.valuation, plan.breaches, tuple(proposals), tuple(no_trades))

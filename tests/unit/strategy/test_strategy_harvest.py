@@ -263,7 +263,7 @@ def test_log_fields_are_stable_and_carry_units() -> None:
     assert fields["net_benefit_usd"] == "3690.22"
     assert fields["trade_0_amount_raw"] == str(raw(ETH, "10"))
     assert fields == harvest.log_fields()
-    plain = {"fingerprint", "kind", "reason", "reentry"}
+    plain = {"fingerprint", "subject", "kind", "reason", "reentry"}
     for key, value in fields.items():
         assert isinstance(value, str | int)
         assert key in plain or key.endswith(("_usd", "_count", "_raw", "_asset", "_wallet"))
@@ -293,3 +293,17 @@ def test_uk_harvest_costs_the_pool_average() -> None:
     by_wallet = {p.trades[0].wallet: p for p in _harvests(result.proposals)}
     assert by_wallet[W1].realised_short_usd == D(-1506)
     assert by_wallet[W1].lots[0].cost_usd == D(3500)
+
+
+def test_two_harvests_into_each_other_are_not_both_proposed_under_wash_sale() -> None:
+    """ETH and stETH are each other's substitute and both at a loss: harvesting ETH buys
+    stETH, which would wash a stETH harvest in the same scan (and the other way round)."""
+    lots = [BIG_LOSS, lot("st1", STETH, "5", "12000", 100)]
+    result = run_scan(
+        snapshot(lots, tax_year=year(short="20000")), policy(rebalance=False, wash_sale=True)
+    )
+    [harvest] = _harvests(result.proposals)
+    assert harvest.trades[0].sell_asset == ETH  # the deeper loss goes first
+    [skip] = _skips(result.no_trades)
+    assert (skip.asset, skip.reason) == (STETH, NoTradeReason.CONFLICTS_IN_SCAN)
+    assert harvest.subject == f"harvest:{W1}:{ETH}"

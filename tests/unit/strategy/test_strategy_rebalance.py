@@ -250,7 +250,7 @@ def test_rebalance_log_fields_are_stable_and_carry_units() -> None:
     assert fields["breach_1_asset"] == ETH
     assert fields["breach_1_weight_ratio"] == "1.0000"
     assert fields["tax_effect_usd"] == "-121.71"
-    plain = {"fingerprint", "kind", "reason", "reentry", "mode"}
+    plain = {"fingerprint", "subject", "kind", "reason", "reentry", "mode"}
     suffixes = ("_usd", "_count", "_raw", "_asset", "_wallet", "_ratio", "_side")
     for key, value in fields.items():
         assert isinstance(value, str | int)
