@@ -8,8 +8,9 @@ from decimal import Decimal as D
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategy_builders import ETH, NOW, US_RATES, lot, raw, year
+from strategy_builders import ETH, NOW, US_RATES, WBTC, lot, raw, year
 
+from ledger.ids import Address
 from strategy.lotchoice import SaleRequest, choose_lots
 from strategy.tax import tax_effect
 from strategy.values import Jurisdiction, LotMethod, Term, rules_for, term_of
@@ -78,55 +79,57 @@ def test_de_forces_fifo_and_exempts_long_held_lots() -> None:
     assert choice.tax_effect_usd == 0
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     lots=st.lists(
-        st.tuples(st.integers(1, 4), st.integers(0, 80), st.sampled_from([30, 200, 500, 900])),
+        st.tuples(
+            st.sampled_from([ETH, WBTC]),
+            st.integers(1, 4),
+            st.integers(0, 80),
+            st.sampled_from([30, 200, 500, 900]),
+        ),
         min_size=1,
-        max_size=4,
+        max_size=5,
     ),
     sell_share=st.integers(1, 100),
     short=st.integers(-6000, 6000),
     long=st.integers(-6000, 6000),
 )
 def test_least_tax_is_never_beaten_by_any_whole_unit_choice(
-    lots: list[tuple[int, int, int]], sell_share: int, short: int, long: int
+    lots: list[tuple[Address, int, int, int]], sell_share: int, short: int, long: int
 ) -> None:
-    """Brute force over every whole-unit allocation of a small sale (raw units = ETH x 1e-18
-    is too fine, so these lots are a few raw units of a $1000-per-raw-unit asset)."""
+    """Brute force over every whole-unit allocation of one or two small sales (raw units
+    of ETH are too fine, so these lots are a few raw units of a $1000-per-raw-unit asset)."""
     open_lots = tuple(
         replace(
-            lot(f"l{i}", ETH, "0", "0", days), amount_raw=amount, cost_usd=D(cost * 25 * amount)
+            lot(f"l{i}", asset, "0", "0", days), amount_raw=amount, cost_usd=D(cost * 25 * amount)
         )
-        for i, (amount, cost, days) in enumerate(lots)
+        for i, (asset, amount, cost, days) in enumerate(lots)
     )
-    held = sum(x.amount_raw for x in open_lots)
-    q = max(1, held * sell_share // 100)
-    sale = SaleRequest(ETH, q, D(1000 * q), open_lots)
+    sales = []
+    for asset in sorted({x.asset for x in open_lots}):
+        own = tuple(x for x in open_lots if x.asset == asset)
+        q = max(1, sum(x.amount_raw for x in own) * sell_share // 100)
+        sales.append(SaleRequest(asset, q, D(1000 * q), own))
     state = year(str(short), str(long))
-    best = choose_lots(LotMethod.MIN_TAX, [sale], US, US_RATES, state, NOW)
-    assert sum(u.amount_raw for u in best.uses) == q
-    unit_gain = {x.lot_id: D(1000) - x.cost_usd / x.amount_raw for x in open_lots}
-    terms = {x.lot_id: term_of(x.holding_period_start, NOW, US) for x in open_lots}
+    best = choose_lots(LotMethod.MIN_TAX, sales, US, US_RATES, state, NOW)
+    for sale in sales:
+        assert sum(u.amount_raw for u in best.uses if u.asset == sale.asset) == sale.amount_raw
+    unit_gain = [D(1000) - x.cost_usd / x.amount_raw for x in open_lots]
+    short_term = [term_of(x.holding_period_start, NOW, US) is Term.SHORT for x in open_lots]
+    wanted = {sale.asset: sale.amount_raw for sale in sales}
     # one raw unit of rounding is allowed: the optimum may lie between two whole units
-    slack = max(abs(g) for g in unit_gain.values()) * D("0.37") + D("0.000001")
+    slack = max(abs(g) for g in unit_gain) * D("0.37") + D("0.000001")
     for split in itertools.product(*(range(x.amount_raw + 1) for x in open_lots)):
-        if sum(split) != q:
+        sold: dict[Address, int] = {}
+        for n, x in zip(split, open_lots, strict=True):
+            sold[x.asset] = sold.get(x.asset, 0) + n
+        if sold != wanted:
             continue
         s = sum(
-            (
-                n * unit_gain[x.lot_id]
-                for n, x in zip(split, open_lots, strict=True)
-                if terms[x.lot_id] is Term.SHORT
-            ),
-            D(0),
+            (n * g for n, g, st_ in zip(split, unit_gain, short_term, strict=True) if st_), D(0)
         )
         lg = sum(
-            (
-                n * unit_gain[x.lot_id]
-                for n, x in zip(split, open_lots, strict=True)
-                if terms[x.lot_id] is Term.LONG
-            ),
-            D(0),
+            (n * g for n, g, st_ in zip(split, unit_gain, short_term, strict=True) if not st_), D(0)
         )
         assert best.tax_effect_usd <= tax_effect(US_RATES, state, s, lg) + slack
