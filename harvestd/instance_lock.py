@@ -102,7 +102,8 @@ class _SqliteLock:
         self.store = store
         self.lock_path = database.with_name(database.name + ".lock")
         self.pid_path = database.with_name(database.name + ".daemon.pid")
-        self._lock = FileLock(self.lock_path, timeout=0, is_singleton=False)
+        # Not thread-local: taken in a worker thread, released from the event loop thread.
+        self._lock = FileLock(self.lock_path, timeout=0, thread_local=False, is_singleton=False)
 
     def acquire(self) -> None:
         try:

@@ -18,7 +18,6 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from harvestd.settings import Settings, load_settings
 from harvestd.world.anvil import AnvilNode, AnvilOptions, pick_free_port, start_anvil
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
@@ -89,11 +88,9 @@ jobs: {{expire_interval_seconds: 1, restart_backoff_seconds: 1, max_restart_back
 logging: {{format: json, level: info}}
 """
 
-ConfigWriter = Callable[..., Path]
-
 
 @pytest.fixture
-def write_config(tmp_path: Path) -> ConfigWriter:
+def write_config(tmp_path: Path) -> Callable[..., Path]:
     """Write a settings file; returns its path."""
 
     def write(
@@ -119,8 +116,3 @@ def write_config(tmp_path: Path) -> ConfigWriter:
         return path
 
     return write
-
-
-def settings_for(path: Path) -> Settings:
-    """Validated settings from a file written by `write_config`."""
-    return load_settings(path, environ={})
