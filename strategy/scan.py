@@ -225,7 +225,8 @@ async def fetch_quotes(
     """Quote every route, at most `max_concurrent` at a time.
 
     Raises:
-        Nothing beyond what the source raises other than `QuoteUnavailable`.
+        StrategyError: the first error other than `QuoteUnavailable` a source raised (the
+            other quotes are cancelled).
     """
     limit = asyncio.Semaphore(max(1, max_concurrent))
 
@@ -233,8 +234,12 @@ async def fetch_quotes(
         async with limit:
             return await quote_route(source, route)
 
-    async with asyncio.TaskGroup() as group:
-        tasks = {route: group.create_task(one(route)) for route in routes}
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = {route: group.create_task(one(route)) for route in routes}
+    except ExceptionGroup as failed:
+        # The TaskGroup wraps what a source raised; callers expect the error itself.
+        raise failed.exceptions[0] from failed
     return {route: task.result() for route, task in tasks.items()}
 
 
