@@ -259,10 +259,10 @@ class DisposalRecord:
             self.amount,
             from_units(proceeds),
             from_units(cost),
-            from_units(proceeds - cost),
+            gain := from_units(proceeds - cost),
             next(iter(terms)) if len(terms) == 1 else Term.MIXED,
             from_units(disallowed),
-            from_units(proceeds - cost + disallowed),
+            from_units(proceeds - cost + disallowed) if disallowed else gain,
             pieces,
         )
 

@@ -9,7 +9,9 @@ loaded in never matters.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -42,6 +44,19 @@ _RANK: Final = {
 }
 
 
+def _checked(
+    entry: tuple[datetime, int, int, str, LotEvent],
+) -> tuple[datetime, int, int, str, LotEvent]:
+    moment, seq, rank, event_id, event = entry
+    if moment.tzinfo is None:
+        raise InvalidEvent(event_id, "time must be timezone-aware (UTC)")
+    if event.amount_raw <= 0:
+        raise InvalidEvent(event_id, "amount must be positive")
+    if not event_id:
+        raise InvalidEvent(event_id, "the id must not be empty")
+    return moment.astimezone(UTC), seq, rank, event_id, event
+
+
 def order_events(events: Iterable[LotEvent]) -> list[tuple[datetime, LotEvent]]:
     """Check events and put them in replay order, each with its time in UTC.
 
@@ -49,20 +64,12 @@ def order_events(events: Iterable[LotEvent]) -> list[tuple[datetime, LotEvent]]:
         InvalidEvent: a naive time, a non-positive amount, an empty id.
         DuplicateEventId: two events share an id.
     """
-    keyed: list[tuple[datetime, int, int, str, LotEvent]] = []
-    append = keyed.append
     rank = _RANK
-    for event in events:
-        moment = event.time
-        if moment.tzinfo is not UTC:
-            if moment.tzinfo is None:
-                raise InvalidEvent(event.id, "time must be timezone-aware (UTC)")
-            moment = moment.astimezone(UTC)
-        if event.amount_raw <= 0:
-            raise InvalidEvent(event.id, "amount must be positive")
-        if not event.id:
-            raise InvalidEvent(event.id, "the id must not be empty")
-        append((moment, event.seq, rank[event.action], event.id, event))
+    keyed = [(event.time, event.seq, rank[event.action], event.id, event) for event in events]
+    if not all(
+        entry[0].tzinfo is UTC and entry[4].amount_raw > 0 and entry[3] for entry in keyed
+    ):
+        keyed = [_checked(entry) for entry in keyed]
     if len({entry[3] for entry in keyed}) != len(keyed):
         seen: set[str] = set()
         for entry in keyed:
@@ -71,6 +78,25 @@ def order_events(events: Iterable[LotEvent]) -> list[tuple[datetime, LotEvent]]:
             seen.add(entry[3])
     keyed.sort()  # ids are unique, so the events themselves are never compared
     return [(entry[0], entry[4]) for entry in keyed]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a replay runs.
+
+    A replay makes millions of small objects and no reference cycles; left on, the
+    collector rescans the growing heap again and again, which costs more than the replay
+    itself (measured: about half the time on 1,000,000 events). Reference counting still
+    frees everything; the collector is switched back on (if it was on) when the replay
+    ends or raises.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def replay(events: Iterable[LotEvent], policy: Policy) -> LedgerResult:
@@ -83,14 +109,15 @@ def replay(events: Iterable[LotEvent], policy: Policy) -> LedgerResult:
     """
     rules = rules_for(policy.jurisdiction)
     rules.method_for(policy)
-    replayed = rules.replay(order_events(events), policy)
-    return LedgerResult(
-        policy=policy,
-        disposals=tuple(record.freeze() for record in replayed.disposals),
-        removals=tuple(record.freeze() for record in replayed.removals),
-        holdings=tuple(replayed.holdings),
-        totals=total_records(replayed.disposals),
-    )
+    with _collector_paused():
+        replayed = rules.replay(order_events(events), policy)
+        return LedgerResult(
+            policy=policy,
+            disposals=tuple([record.freeze() for record in replayed.disposals]),
+            removals=tuple([record.freeze() for record in replayed.removals]),
+            holdings=tuple(replayed.holdings),
+            totals=total_records(replayed.disposals),
+        )
 
 
 def _rate(rates: TaxRates, term: Term | None) -> Decimal:
