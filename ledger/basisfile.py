@@ -86,12 +86,6 @@ class BasisFile:
     decimals: Mapping[str, int]
 
 
-@dataclass(frozen=True, slots=True)
-class _RawEvent:
-    where: str
-    fields: Mapping[str, Any]
-
-
 def _decimal(where: str, key: str, raw: object) -> Decimal:
     if isinstance(raw, bool | float):
         raise MalformedBasisFile(

@@ -96,6 +96,7 @@ def events() -> list[LotEvent]:
 )
 def test_engine_throughput(events: list[LotEvent], label: str, policy: Policy) -> None:
     gc.collect()
+    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started, started_cpu = time.perf_counter(), time.process_time()
     result = replay(events, policy)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
@@ -111,7 +112,8 @@ def test_engine_throughput(events: list[LotEvent], label: str, policy: Policy) -
         f"\nengine[{label}]: {len(events):,} events in {elapsed:.2f} s wall = "
         f"{len(events) / elapsed:,.0f} events/s ({len(events) / cpu:,.0f} events/s of CPU "
         f"time); {disposals:,} disposals; process peak RSS {rss_mb:,.0f} MB "
-        f"(the generated events included); replay peak for {len(events) // 10:,} events "
+        f"(+{rss_mb - baseline_mb:,.0f} MB over the peak before this replay; the generated "
+        f"events included); replay peak for {len(events) // 10:,} events "
         f"{peak / 2**20:,.0f} MB (tracemalloc); machine: a bare loop over the events runs "
         f"at {_bare_loop_rate(events):,.0f} events/s"
     )

@@ -3,6 +3,7 @@ sends, loss-rule edge cases, replay order within one instant, and sale estimates
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -281,3 +282,18 @@ def test_select_lots_and_estimate_sale() -> None:
     assert estimate.tax == Decimal("-1000")
     with pytest.raises(InsufficientLots):
         select_lots(lots, 41, Decimal(1), sold_at, policy)
+
+
+def test_replay_leaves_the_garbage_collector_as_it_found_it() -> None:
+    assert gc.isenabled()
+    replay([buy("b1", "2024-01-01", 1, "1")], US_FIFO)
+    assert gc.isenabled()
+    with pytest.raises(InsufficientLots):
+        replay([sell("s1", "2024-01-01", 1, "1")], US_FIFO)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        replay([buy("b1", "2024-01-01", 1, "1")], US_FIFO)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
