@@ -14,7 +14,7 @@ the only broad `except` in harvestd: a raised error is logged as `job_failed` (w
 error), counted, and the job is retried after an exponential backoff (reset by the next
 success), while every other job keeps its own schedule.
 
-Stop (`request_stop`, e.g. from SIGTERM): the scheduler stops firing; idle workers are
+Stop (`request_stop`, e.g. from SIGTERM, or cancelling the task that runs `Daemon.run`): the scheduler stops firing; idle workers are
 cancelled; a job in the middle of a run gets `shutdown_grace` to finish (jobs do their
 database work as whole `Store.transaction()` blocks in a worker thread, so the current
 transaction commits or rolls back as a unit; long jobs should check
@@ -313,6 +313,7 @@ class Daemon:
         self.started_at = self.clock()
         scheduler = self._build_scheduler()
         started: list[Service] = []
+        cancelled = False
         try:
             for service in services:
                 await service.start()
@@ -324,7 +325,13 @@ class Daemon:
                 }
                 scheduler.start()
                 log.info("daemon_started", jobs=[job.name for job in self.jobs])
-                await self._stopping.wait()
+                try:
+                    await self._stopping.wait()
+                except asyncio.CancelledError:
+                    # Cancelled by an owner (e.g. `harvestd demo`): stop as gracefully as
+                    # on a signal, then let the cancellation go on.
+                    cancelled = True
+                    self.request_stop()
                 scheduler.shutdown(wait=False)
                 await self._drain(workers)
         finally:
@@ -332,6 +339,8 @@ class Daemon:
                 await service.stop()
             self._running = False
             log.info("daemon_stopped")
+        if cancelled:
+            raise asyncio.CancelledError
 
     def _build_scheduler(self) -> AsyncIOScheduler:
         # APScheduler logs every fire at INFO; the supervisor's own events say more.

@@ -7,7 +7,8 @@ daemon through `harvestd.wiring`, run it. SIGTERM/SIGINT stop the scheduler, let
 running job finish its current transaction (up to the daemon's shutdown grace), close
 the server, release the lock, close the store, and exit 0, well within 10 s.
 
-`run_service(settings, stages)` is the same without the CLI, for `harvestd demo`.
+`run_service(settings, stages)` is the same without the CLI; `run_demo_daemon` is the
+`DaemonRunner` for `harvestd demo` (set `harvestd.commands.demo.DEFAULT_DAEMON` to it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from harvestd.instance_lock import InstanceAlreadyRunning, InstanceLockError, ac
 from harvestd.logs import get_logger
 from harvestd.settings import Settings
 from harvestd.wiring import Stages, build_daemon
+from harvestd.world.manifest import Manifest
 from ledger.store import open_store
 from ledger.store.errors import StoreError
 
@@ -32,6 +34,7 @@ __all__ = [
     "EXIT_ALREADY_RUNNING",
     "EXIT_STORE_FAILED",
     "register",
+    "run_demo_daemon",
     "run_service",
 ]
 
@@ -46,10 +49,13 @@ DEFAULT_STAGES: Final = Stages()
 """The stages `harvestd run` wires (the lead plugs the indexer, strategy, executor here)."""
 
 
-async def run_daemon_until_stopped(settings: Settings, stages: Stages) -> None:
+async def run_daemon_until_stopped(
+    settings: Settings, stages: Stages, *, handle_signals: bool = True
+) -> None:
     """Open the store, migrate it, and run the daemon until SIGTERM/SIGINT or cancellation.
 
-    The caller holds the instance lock.
+    The caller holds the instance lock. With `handle_signals` False the caller owns the
+    signals and stops the daemon by cancelling this coroutine's task (still graceful).
 
     Raises:
         StoreError: the store cannot be opened or migrated.
@@ -59,6 +65,9 @@ async def run_daemon_until_stopped(settings: Settings, stages: Stages) -> None:
     try:
         await asyncio.to_thread(store.upgrade)
         parts = build_daemon(settings, store, stages)
+        if not handle_signals:
+            await parts.daemon.run(parts.services)
+            return
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, parts.daemon.request_stop)
@@ -71,7 +80,9 @@ async def run_daemon_until_stopped(settings: Settings, stages: Stages) -> None:
         store.close()
 
 
-async def run_service(settings: Settings, stages: Stages = DEFAULT_STAGES) -> None:
+async def run_service(
+    settings: Settings, stages: Stages = DEFAULT_STAGES, *, handle_signals: bool = True
+) -> None:
     """Take the store's lock, then run the daemon until stopped; release the lock after.
 
     Raises:
@@ -81,10 +92,28 @@ async def run_service(settings: Settings, stages: Stages = DEFAULT_STAGES) -> No
     """
     lock = await asyncio.to_thread(acquire_instance_lock, settings.database.url.get_secret_value())
     try:
-        await run_daemon_until_stopped(settings, stages)
+        await run_daemon_until_stopped(settings, stages, handle_signals=handle_signals)
     finally:
         lock.release()
         log.info("instance_lock_released", store=lock.store)
+
+
+async def run_demo_daemon(settings: Settings | None, manifest: Manifest) -> None:
+    """The `harvestd demo` daemon runner (`DaemonRunner`): runs until its task is cancelled.
+
+    Without settings there is nothing to run; it waits to be cancelled.
+
+    Raises:
+        InstanceAlreadyRunning: another daemon holds the store.
+        InstanceLockUnavailable: the lock could not be taken.
+        StoreError: the store cannot be opened or migrated.
+    """
+    del manifest  # the settings file already names the world's addresses
+    if settings is None:
+        log.warning("daemon_not_started", reason="harvestd demo was given no settings file")
+        await asyncio.Event().wait()
+        return
+    await run_service(settings, DEFAULT_STAGES, handle_signals=False)
 
 
 def run_command(

@@ -205,3 +205,29 @@ async def test_expire_job_expires_overdue_proposals(store: Store) -> None:
         assert get_proposal(session, "p-overdue").status is ProposalStatus.EXPIRED
     expired = [e for e in logs if e["event"] == "proposals_expired"]
     assert expired and expired[0]["proposal_ids"] == ["p-overdue"]
+
+
+@pytest.mark.asyncio
+async def test_cancelling_the_daemon_task_still_stops_gracefully(store: Store) -> None:
+    finished: list[bool] = []
+
+    def long_transaction() -> None:
+        with store.transaction("long") as session:
+            set_chain_state(session, CHAIN, BlockNumber(888))
+            time.sleep(0.8)
+        finished.append(True)
+
+    async def job(context: JobContext) -> None:
+        await asyncio.to_thread(long_transaction)
+
+    daemon = Daemon(
+        [JobSpec(JobName("long"), JobKind.UPKEEP, Every(timedelta(seconds=60)), job)],
+        metrics=DaemonMetrics(),
+    )
+    task = asyncio.create_task(daemon.run())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert finished == [True]
+    assert read_head(store) == 888
