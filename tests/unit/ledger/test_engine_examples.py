@@ -70,6 +70,12 @@ def test_hmrc_crypto22252_same_day_rule() -> None:
     check_example("hmrc_crypto22252")
 
 
+def test_hmrc_crypto22253_thirty_day_rule() -> None:
+    """Source: HMRC Cryptoassets Manual CRYPTO22253 (30 day rule, earliest acquisitions to the
+    earliest disposal; the unmatched rest joins the pool)."""
+    check_example("hmrc_crypto22253")
+
+
 def test_hmrc_crypto22254_same_day_and_pool() -> None:
     """Source: HMRC Cryptoassets Manual CRYPTO22254 (same day rule with a pool part-disposal)."""
     check_example("hmrc_crypto22254")
@@ -83,6 +89,11 @@ def test_hmrc_crypto22255_thirty_day_and_pool() -> None:
 def test_hmrc_crypto22256_same_day_thirty_day_and_pool() -> None:
     """Source: HMRC Cryptoassets Manual CRYPTO22256 (same day, 30 day and pool together)."""
     check_example("hmrc_crypto22256")
+
+
+def test_hmrc_crypto22257_crypto_to_crypto_two_pools() -> None:
+    """Source: HMRC Cryptoassets Manual CRYPTO22257 (exchanges touching two pools at once)."""
+    check_example("hmrc_crypto22257")
 
 
 def test_irs_pub550_wash_sale_example_1() -> None:
