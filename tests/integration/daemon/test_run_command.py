@@ -85,6 +85,7 @@ def test_sigterm_exits_zero_within_ten_seconds(
         process.send_signal(signal.SIGTERM)
         returncode = process.wait(timeout=15)
         took = time.monotonic() - started
+    print(f"SIGTERM to exit: {took:.2f} s")
     log = (tmp_path / "daemon.log").read_text()
     assert returncode == 0, log
     assert took < 10, f"stopped in {took:.1f} s"
