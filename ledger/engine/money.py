@@ -93,6 +93,15 @@ def exact_sum(values: Iterable[Decimal]) -> Decimal:
     return total
 
 
+def exact_difference(left: Decimal, right: Decimal) -> Decimal:
+    """`left - right`, exactly (up to 120 significant digits).
+
+    Raises:
+        Nothing.
+    """
+    return _CONTEXT.subtract(left, right)
+
+
 def exact_product(left: Decimal, right: Decimal) -> Decimal:
     """Multiply two `Decimal`s exactly (up to 120 significant digits).
 

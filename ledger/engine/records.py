@@ -183,7 +183,6 @@ class PieceRecord:
             self.amount,
             from_units(self.cost),
             from_units(self.proceeds),
-            from_units(self.proceeds - self.cost),
             self.term,
             from_units(self.disallowed),
             self.acquired,
@@ -225,7 +224,6 @@ class DisposalRecord:
         pieces = tuple([piece.freeze() for piece in self.pieces])
         if len(pieces) == 1:
             only = pieces[0]
-            disallowed = self.pieces[0].disallowed
             return _new_disposal(
                 self.id,
                 self.event_ids,
@@ -235,12 +233,8 @@ class DisposalRecord:
                 self.amount,
                 only.proceeds,
                 only.cost,
-                only.gain,
                 only.term,
                 only.disallowed_loss,
-                from_units(self.pieces[0].proceeds - self.pieces[0].cost + disallowed)
-                if disallowed
-                else only.gain,
                 pieces,
             )
         proceeds = cost = disallowed = 0
@@ -259,10 +253,8 @@ class DisposalRecord:
             self.amount,
             from_units(proceeds),
             from_units(cost),
-            gain := from_units(proceeds - cost),
             next(iter(terms)) if len(terms) == 1 else Term.MIXED,
             from_units(disallowed),
-            from_units(proceeds - cost + disallowed) if disallowed else gain,
             pieces,
         )
 

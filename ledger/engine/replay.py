@@ -234,7 +234,6 @@ def estimate_sale(
                 amount_raw=amount,
                 cost=from_units(cost),
                 proceeds=from_units(piece_proceeds),
-                gain=from_units(gain),
                 term=term,
                 disallowed_loss=Decimal(0),
                 acquired_at=lot.acquired_at,

@@ -18,6 +18,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
+from ledger.engine.money import exact_difference
+
 DEFAULT_WALLET: Final = "main"
 
 
@@ -187,7 +189,7 @@ class Lot:
 class MatchedPiece:
     """The part of one disposal matched to one lot (or pool, or UK day bucket).
 
-    `gain == proceeds - cost` always; `disallowed_loss` (>= 0) is the part of a loss that a
+    `gain` (a property) is `proceeds - cost`, always; `disallowed_loss` (>= 0) is the part of a loss that a
     rule denied and carried into a replacement. `origin`, `acquired_at` and
     `holding_period_start` are None for pooled matches.
     """
@@ -198,11 +200,15 @@ class MatchedPiece:
     amount_raw: int
     cost: Decimal
     proceeds: Decimal
-    gain: Decimal
     term: Term | None
     disallowed_loss: Decimal
     acquired_at: datetime | None
     holding_period_start: datetime | None
+
+    @property
+    def gain(self) -> Decimal:
+        """Proceeds less cost (a loss is negative), exactly."""
+        return exact_difference(self.proceeds, self.cost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +216,8 @@ class Disposal:
     """One realisation: a sale or taxable send (for `uk`, all of one asset's disposals on one
     day, with `id` joining theirs by `+` and `wallet` None).
 
-    `gain == proceeds - cost`; `reportable_gain == gain + disallowed_loss`; `term` is the
+    `gain` is `proceeds - cost` and `reportable_gain` is `gain + disallowed_loss` (both
+    properties, so they cannot disagree with the fields); `term` is the
     pieces' common term, `MIXED` when they differ, None where the jurisdiction has none.
     """
 
@@ -222,11 +229,19 @@ class Disposal:
     amount_raw: int
     proceeds: Decimal
     cost: Decimal
-    gain: Decimal
     term: Term | None
     disallowed_loss: Decimal
-    reportable_gain: Decimal
     pieces: tuple[MatchedPiece, ...]
+
+    @property
+    def gain(self) -> Decimal:
+        """Proceeds less cost (a loss is negative), exactly."""
+        return exact_difference(self.proceeds, self.cost)
+
+    @property
+    def reportable_gain(self) -> Decimal:
+        """The gain with any disallowed loss added back: what is reported."""
+        return exact_difference(self.gain, -self.disallowed_loss)
 
 
 @dataclass(frozen=True, slots=True)
