@@ -4,7 +4,7 @@ sends, loss-rule edge cases, replay order within one instant, and sale estimates
 from __future__ import annotations
 
 import gc
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -297,3 +297,26 @@ def test_replay_leaves_the_garbage_collector_as_it_found_it() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_seq_orders_events_within_one_instant_and_times_are_read_in_utc() -> None:
+    """The chain wiring's `seq` (block, log index, leg) decides within one timestamp; an
+    aware non-UTC time is the same instant in UTC."""
+    moment = datetime(2024, 1, 1, 12, tzinfo=UTC)
+    events = [
+        LotEvent("b2", moment, Action.ACQUIRE, "ETH", 1, value=Decimal(200), seq=2),
+        LotEvent(
+            "b1",
+            moment.astimezone(timezone(timedelta(hours=5))),
+            Action.ACQUIRE,
+            "ETH",
+            1,
+            value=Decimal(100),
+            seq=1,
+        ),
+        LotEvent("s1", moment + timedelta(days=1), Action.DISPOSE, "ETH", 1, value=Decimal(150)),
+    ]
+    (disposal,) = replay(events, US_FIFO).disposals
+    assert disposal.pieces[0].lot == "b1" and disposal.gain == 50
+    (lifo,) = replay(events, Policy(Jurisdiction.US, LotMethod.LIFO)).disposals
+    assert lifo.pieces[0].lot == "b2" and lifo.gain == -50
