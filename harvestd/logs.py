@@ -150,6 +150,8 @@ def _pre_chain() -> list[Processor]:
     ]
 
 
+_CHATTY_LIBRARIES: Final = ("alembic",)
+
 def configure_logging(
     level: LogLevel | str = LogLevel.INFO,
     format: LogFormat | str = LogFormat.AUTO,
@@ -194,6 +196,10 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(_LEVELS[log_level])
+    # Libraries that narrate routine steps at INFO (alembic: one line per migration
+    # context) would drown the events users review; their warnings still come through.
+    for chatty in _CHATTY_LIBRARIES:
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, _LEVELS[log_level]))
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

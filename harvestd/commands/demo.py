@@ -3,7 +3,8 @@
 Starts the cached Anvil world (Uniswap V2/V3, six tokens, the owner's wallets with more
 than a year of history), exports its RPC address as `HARVESTD_RPC_URL` (which
 config/local.yaml reads), prints where it is (RPC URL, manifest and history files), then
-runs the daemon if one is plugged in, else waits. SIGINT/SIGTERM stop the daemon and then
+runs the daemon on it (dry-run, a fresh SQLite ledger per run unless
+HARVESTD_DATABASE_URL is set). SIGINT/SIGTERM stop the daemon and then
 Anvil cleanly.
 
 The daemon is plugged in as a `DaemonRunner`: an async callable
@@ -24,10 +25,12 @@ import structlog
 import typer
 
 from harvestd.commands.config import load_settings_or_exit, start_logging
+from harvestd.commands.run import run_demo_daemon
 from harvestd.settings import Settings
 from harvestd.world.errors import WorldError
 from harvestd.world.launch import World, start_world
 from harvestd.world.manifest import Manifest
+from harvestd.world.paths import cache_dir
 
 log = structlog.get_logger(__name__)
 
@@ -40,14 +43,35 @@ DaemonRunner = Callable[[Settings | None, Manifest], Coroutine[Any, Any, None]]
 """`run_daemon(settings, manifest)`: runs until cancelled; settings is None without
 `--config`."""
 
-DEFAULT_DAEMON: DaemonRunner | None = None
-"""The daemon `harvestd demo` runs; None until the daemon is wired in."""
+DEFAULT_DAEMON: DaemonRunner | None = run_demo_daemon
+"""The daemon `harvestd demo` runs: the same service as `harvestd run`."""
+
+DATABASE_URL_ENV: Final = "HARVESTD_DATABASE_URL"
 
 
 def export_world(world: World) -> None:
     """Make the world findable by the settings file and child processes."""
     os.environ[RPC_URL_ENV] = world.rpc_url
     os.environ[MANIFEST_ENV] = str(world.manifest_path)
+    if not os.environ.get(DATABASE_URL_ENV):
+        os.environ[DATABASE_URL_ENV] = f"sqlite:///{fresh_demo_database()}"
+
+
+def fresh_demo_database() -> Path:
+    """An empty SQLite file for this demo run.
+
+    The demo's chain restarts from the cached world state on every run, so blocks a
+    previous run saw are gone; its ledger starts afresh with it rather than rolling a
+    stale ledger back. A user-set HARVESTD_DATABASE_URL is left alone.
+
+    Raises:
+        OSError: the cache folder cannot be written.
+    """
+    path = cache_dir() / "demo" / "demo.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob("demo.db*"):
+        stale.unlink()
+    return path
 
 
 async def serve(world: World, settings: Settings | None, run_daemon: DaemonRunner | None) -> None:
@@ -142,5 +166,5 @@ def register(app: typer.Typer, run_daemon: DaemonRunner | None = None) -> None:
             int, typer.Option(help="Preferred RPC port; a free one is used if it is taken.")
         ] = DEFAULT_PORT,
     ) -> None:
-        """Run the local Anvil world with history (and the daemon, once wired in)."""
+        """Run the local Anvil world with history and the daemon on it, in dry-run."""
         run_demo(ctx, config, port=port, run_daemon=runner)
