@@ -30,6 +30,9 @@ COMMAND_MODULES: Final[tuple[str, ...]] = (
     "harvestd.commands.demo",
     "harvestd.commands.basis",
     "harvestd.commands.run",
+    "harvestd.commands.backfill",
+    "harvestd.commands.verify",
+    "harvestd.commands.lots",
 )
 
 
