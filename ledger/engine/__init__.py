@@ -8,6 +8,18 @@ No I/O, no logging: it takes frozen values and returns frozen values.
 
 Rules live one jurisdiction per module in `ledger.engine.jurisdictions`; exact money
 arithmetic and its rounding rule in `ledger.engine.money`.
+
+From chain events (`ledger.events.LedgerEvent`) to engine events, one `LotEvent` each:
+
+    SWAP_IN, RECEIVE (income/purchase/unreviewed)  -> ACQUIRE   value=value_usd, fee=fee_usd
+    SWAP_OUT, GAS, SEND (sale/spend/unreviewed)     -> DISPOSE   value=value_usd, fee=fee_usd
+    SEND (own_account, gift)                        -> WITHDRAW
+    TRANSFER_OUT (+ its TRANSFER_IN)                -> TRANSFER  to_wallet=counterparty
+    WRAP / UNWRAP (both legs)                       -> CONVERT   to_asset, to_amount_raw
+
+with `id` unique and stable (e.g. "chain:tx_hash:log_index:leg"), `time` the block time
+(UTC), and `seq` ordering events inside one timestamp (e.g. block_number * 2**40 +
+(log_index + 1) * 2**8 + leg). Pieces and lots carry these ids back.
 """
 
 from __future__ import annotations
