@@ -14,6 +14,7 @@ To add a command: create `harvestd/commands/<name>.py` defining
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
 from typing import Annotated, Final, Protocol
 
@@ -82,6 +83,32 @@ def register_commands(target: typer.Typer) -> None:
     for name in COMMAND_MODULES:
         module: _CommandModule = importlib.import_module(name)
         module.register(target)
+    _use_docstring_summaries(target)
+
+
+_DOCSTRING_SECTIONS: Final = ("Raises:", "Args:", "Returns:", "Yields:")
+
+
+def user_help(docstring: str | None) -> str | None:
+    """A command docstring as `--help` shows it: without its Raises/Args/Returns sections,
+    which are for the code's readers, not the CLI's users."""
+    if docstring is None:
+        return None
+    kept: list[str] = []
+    for line in inspect.cleandoc(docstring).splitlines():
+        if line.strip() in _DOCSTRING_SECTIONS:
+            break
+        kept.append(line)
+    return "\n".join(kept).strip() or None
+
+
+def _use_docstring_summaries(target: typer.Typer) -> None:
+    for command in target.registered_commands:
+        if command.help is None and command.callback is not None:
+            command.help = user_help(command.callback.__doc__)
+    for group in target.registered_groups:
+        if group.typer_instance is not None:
+            _use_docstring_summaries(group.typer_instance)
 
 
 register_commands(app)
