@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import structlog
@@ -62,7 +62,7 @@ from indexer.reorg import find_fork_block
 from indexer.rpc import RpcClient
 from indexer.sweep import LogSweeper
 from ledger.booking import BookingError, book_events
-from ledger.engine import EngineError, Policy, replay
+from ledger.engine import EngineError, LedgerResult, Policy, replay
 from ledger.events import NATIVE_ASSET, LedgerEvent
 from ledger.ids import Address, BlockHash, BlockNumber, ChainId, LogIndex
 from ledger.store import (
@@ -520,6 +520,29 @@ def _last_states(observed: Iterable[PoolPrice], hi: int) -> list[PoolPrice]:
     return list(last.values())
 
 
+def _unique_lot_ids(result: LedgerResult, chain_id: ChainId) -> LedgerResult:
+    """Work around the engine giving two open lots one id (a wash sale that carries a
+    loss into two pieces of one replacement lot both name it `<lot>~<sale>`): the store
+    keys lots by id, so later duplicates get `#2`, `#3`... (stable: replay is ordered)."""
+    seen: dict[str, int] = {}
+    holdings = []
+    renamed = 0
+    for holding in result.holdings:
+        lots = []
+        for lot in holding.lots:
+            count = seen.get(lot.id, 0) + 1
+            seen[lot.id] = count
+            if count > 1:
+                renamed += 1
+                lot = replace(lot, id=f"{lot.id}#{count}")
+            lots.append(lot)
+        holdings.append(replace(holding, lots=tuple(lots)))
+    if not renamed:
+        return result
+    log.warning("lot_ids_duplicated", chain_id=chain_id, renamed=renamed)
+    return replace(result, holdings=tuple(holdings))
+
+
 def derive_chain(store: Store, chain_id: ChainId, policy: Policy) -> int:
     """Book every stored event of a chain, replay it, store the derived lots and disposals.
 
@@ -536,6 +559,7 @@ def derive_chain(store: Store, chain_id: ChainId, policy: Policy) -> int:
             result = replay(booking.events, policy)
         except (BookingError, EngineError) as exc:
             raise DerivationFailed(chain_id, str(exc)) from exc
+        result = _unique_lot_ids(result, chain_id)
         derived = derived_from_result(result, sources_for(events))
         replace_derived(session, chain_id, derived)
     log.info(

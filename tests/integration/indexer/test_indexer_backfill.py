@@ -17,6 +17,11 @@ config/local.yaml pointed at the world's node and a real store (SQLite file; Pos
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,14 +30,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from faultproxy import FaultProxy
+from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from harvestd.cli import app
-from harvestd.commands.backfill import backfill_chains, policy_for
+from harvestd.commands.backfill import backfill_chains, plan_for, policy_for
 from harvestd.settings import Settings, load_settings
 from harvestd.world.history import History, TxKind
-from harvestd.world.launch import World
-from indexer.rpc import RpcClient
+from harvestd.world.launch import World, WorldFactory
+from indexer.pipeline import ChainIndexer
+from indexer.rpc import RetryPolicy, RpcClient
 from indexer.verify import verify_balances
 from ledger.engine import Action, LotEvent, replay
 from ledger.events import NATIVE_ASSET, LedgerEvent
@@ -45,12 +53,14 @@ from ledger.store import (
     load_lots,
     open_store,
 )
+from ledger.store.errors import StoreError
 
 ROOT = Path(__file__).resolve().parents[3]
 LOCAL_CONFIG = ROOT / "config" / "local.yaml"
 COST_TOLERANCE = Decimal("0.0001")
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 CHAIN = ChainId(31337)
+FAST = RetryPolicy(max_attempts=12, base_delay_seconds=0.01, max_delay_seconds=0.05)
 
 
 def write_config(tmp_path: Path, *, max_block_range: int = 500, name: str = "local.yaml") -> Path:
@@ -63,11 +73,16 @@ def write_config(tmp_path: Path, *, max_block_range: int = 500, name: str = "loc
 
 
 def settings_for(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rpc_url: str, db_url: str, **kw: int
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    rpc_url: str,
+    db_url: str,
+    *,
+    max_block_range: int = 500,
 ) -> Settings:
     monkeypatch.setenv("HARVESTD_RPC_URL", rpc_url)
     monkeypatch.setenv("HARVESTD_DATABASE_URL", db_url)
-    return load_settings(write_config(tmp_path, **kw))
+    return load_settings(write_config(tmp_path, max_block_range=max_block_range))
 
 
 def backfill(settings: Settings, to_block: int | None = None) -> None:
@@ -288,3 +303,128 @@ def test_backfill_on_postgres(
             assert count_events(session, CHAIN) == before
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- reorg
+
+
+def _transfer_data(to: str, amount_raw: int) -> str:
+    return "0xa9059cbb" + to[2:].lower().rjust(64, "0") + hex(amount_raw)[2:].rjust(64, "0")
+
+
+def test_reorg_leaves_the_ledger_as_if_the_orphans_never_existed(
+    make_world: WorldFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = make_world()
+    chain = node.chain()
+    manifest = node.manifest
+    assert node.history is not None
+    main, cold = node.history.wallet("main"), node.history.wallet("cold")
+    outsider = manifest.account("outsider").address
+    usdc = manifest.token("USDC").address
+    db_url = f"sqlite:///{tmp_path / 'reorg.db'}"
+    settings = settings_for(monkeypatch, tmp_path, node.rpc_url, db_url)
+    backfill(settings)
+    fork_snapshot = chain.snapshot()
+    # The branch that will be orphaned: a receipt and an own transfer.
+    chain.transact("orphan receipt", outsider, main, value_wei=3 * 10**18)
+    chain.transact("orphan transfer", main, usdc, _transfer_data(cold, 1_234 * 10**6))
+    backfill(settings)
+    orphaned = ledger_snapshot(db_url)
+    chain.revert(fork_snapshot)
+    # The canonical branch: a different receipt, and more blocks than the orphans.
+    chain.transact("canonical receipt", outsider, main, value_wei=5 * 10**18)
+    for _ in range(3):
+        chain.mine()
+    with capture_logs() as logs:
+        backfill(settings)
+    rolled = [e for e in logs if e["event"] == "reorg_rolled_back"]
+    assert len(rolled) == 1 and rolled[0]["events"] >= 3, rolled
+    after = ledger_snapshot(db_url)
+    assert after != orphaned
+    fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    fresh = settings_for(monkeypatch, tmp_path, node.rpc_url, fresh_url)
+    backfill(fresh)
+    assert after == ledger_snapshot(fresh_url)
+    assert asyncio.run(verify_now(node, db_url, settings)) == []
+
+
+# ------------------------------------------------------------------ kill and resume
+
+
+def _checkpoint_block(db_url: str) -> int | None:
+    store = open_store(db_url)
+    try:
+        with store.reader() as session:
+            found = get_checkpoint(session, CHAIN)
+    except StoreError:
+        return None
+    finally:
+        store.close()
+    return None if found is None else int(found.block_number)
+
+
+def test_sigkill_mid_backfill_then_restart_gives_the_uninterrupted_ledger(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert world.history is not None
+    last = world.history.last_block
+    db_url = f"sqlite:///{tmp_path / 'killed.db'}"
+    settings = settings_for(monkeypatch, tmp_path, world.rpc_url, db_url, max_block_range=3)
+    store = open_store(db_url)
+    store.upgrade()
+    store.close()
+    config = write_config(tmp_path, max_block_range=3, name="small.yaml")
+    env = {**os.environ, "HARVESTD_RPC_URL": world.rpc_url, "HARVESTD_DATABASE_URL": db_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harvestd", "backfill", "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    killed_at: int | None = None
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            block = _checkpoint_block(db_url)
+            if block is not None and block >= last // 3:
+                proc.send_signal(signal.SIGKILL)
+                killed_at = block
+                break
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    assert killed_at is not None and killed_at < last, "the backfill ended before the kill"
+    backfill(settings)  # the restart
+    uninterrupted_url = f"sqlite:///{tmp_path / 'whole.db'}"
+    whole = settings_for(monkeypatch, tmp_path, world.rpc_url, uninterrupted_url)
+    backfill(whole)  # one run, and other batch boundaries (500 blocks)
+    assert ledger_snapshot(db_url) == ledger_snapshot(uninterrupted_url)
+
+
+# ------------------------------------------------------------------------ faults
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_backfill_through_the_fault_proxy_gives_the_same_ledger(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
+    clean = settings_for(monkeypatch, tmp_path, world.rpc_url, clean_url)
+    await asyncio.to_thread(backfill, clean)
+    faulty_url = f"sqlite:///{tmp_path / 'faulty.db'}"
+    async with FaultProxy(world.rpc_url, seed=7, max_range_blocks=64, max_faults=25) as proxy:
+        settings = settings_for(monkeypatch, tmp_path, proxy.url, faulty_url)
+        chain = settings.chains[0]
+        store = open_store(faulty_url)
+        try:
+            await asyncio.to_thread(store.upgrade)
+            async with RpcClient(proxy.url, timeout_seconds=0.5, retry=FAST) as rpc:
+                indexer = ChainIndexer(plan_for(settings, chain), store, rpc)
+                await indexer.run()
+        finally:
+            store.close()
+    assert sum(proxy.counts.values()) > 0
+    assert ledger_snapshot(faulty_url) == ledger_snapshot(clean_url)
