@@ -315,6 +315,25 @@ class ChainClient:
             tx_hash = await self._w3.eth.send_raw_transaction(raw_transaction)
             return TxHash("0x" + bytes(tx_hash).hex())
 
+    async def is_known(self, tx_hash: TxHash) -> bool:
+        """eth_getTransactionByHash: whether the node knows the transaction (pending or mined).
+
+        Raises:
+            RpcError, RpcUnavailable: the node failed.
+        """
+        async with self._translated("eth_getTransactionByHash"):
+            response = await self._w3.provider.make_request(
+                RPCEndpoint("eth_getTransactionByHash"), [tx_hash]
+            )
+        error = response.get("error")
+        if error is not None:
+            code = error.get("code") if isinstance(error, dict) else None
+            message = str(error.get("message") if isinstance(error, dict) else error)
+            raise RpcError(
+                "eth_getTransactionByHash", code if isinstance(code, int) else None, message
+            )
+        return response.get("result") is not None
+
     async def receipt(self, tx_hash: TxHash) -> Receipt | None:
         """eth_getTransactionReceipt, or None while the transaction is not mined.
 

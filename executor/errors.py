@@ -21,7 +21,14 @@
         │   ├── DeadlineTooFar        a deadline further out than allowed (seconds)
         │   └── SimulationReverted    the exact transaction reverts when simulated
         ├── TransactionFailed         a sent transaction was mined but reverted
-        └── SigningFailed             the key could not sign (the key itself is never shown)
+        ├── SigningFailed             the key could not sign (the key itself is never shown)
+        ├── ProposalNotApproved       live execution of a proposal nobody approved (proposal, status)
+        ├── ExecutionInFlight         another attempt of the trade is being signed or sent
+        ├── UnsupportedTrade          a plan the exactly-once runner cannot record (several swaps)
+        ├── ReplacementAboveCap       a fee bump would pass the fee cap; the stuck tx is kept
+        ├── NonceTaken                our nonce was mined by a transaction that is not ours
+        ├── BroadcastFailed           the node refused the signed bytes; they stay `signed`
+        └── ReceiptTimedOut           no receipt in time; the execution stays `sent` (resumable)
 
 Each leaf carries the numbers that explain it and builds its own message.
 """
@@ -276,3 +283,75 @@ class SigningFailed(ExecutorError):
         self.sender = sender
         self.reason = reason
         super().__init__(f"signing for {sender} failed: {reason}")
+
+
+class ProposalNotApproved(ExecutorError):
+    """Live execution asked for a proposal that is not approved (and auto-approve is off)."""
+
+    def __init__(self, proposal_id: str, status: str) -> None:
+        self.proposal_id = proposal_id
+        self.status = status
+        super().__init__(f"proposal {proposal_id} is {status}, expected approved")
+
+
+class ExecutionInFlight(ExecutorError):
+    """Another attempt of this trade is pending, signed or confirmed in the store."""
+
+    def __init__(self, proposal_id: str, trade_index: int, detail: str) -> None:
+        self.proposal_id = proposal_id
+        self.trade_index = trade_index
+        self.detail = detail
+        super().__init__(f"trade {proposal_id}#{trade_index} is already in flight: {detail}")
+
+
+class UnsupportedTrade(ExecutorError):
+    """A planned trade the exactly-once runner cannot record as one transaction."""
+
+    def __init__(self, proposal_id: str | None, swap_count: int) -> None:
+        self.proposal_id = proposal_id
+        self.swap_count = swap_count
+        super().__init__(
+            f"trade of proposal {proposal_id} has {swap_count} swap transactions, expected 1"
+        )
+
+
+class ReplacementAboveCap(ExecutorError):
+    """Bumping a stuck transaction's fees would pass the configured cap."""
+
+    def __init__(self, tx_hash: str, wanted_max_fee_wei: int, cap_wei: int) -> None:
+        self.tx_hash = tx_hash
+        self.wanted_max_fee_wei = wanted_max_fee_wei
+        self.cap_wei = cap_wei
+        super().__init__(
+            f"replacing {tx_hash} needs max fee {wanted_max_fee_wei} wei, above the cap {cap_wei}"
+        )
+
+
+class NonceTaken(ExecutorError):
+    """The sender's nonce was consumed on chain by none of the trade's transactions."""
+
+    def __init__(self, sender: Address, nonce: int, tx_hashes: tuple[str, ...]) -> None:
+        self.sender = sender
+        self.nonce = nonce
+        self.tx_hashes = tx_hashes
+        super().__init__(
+            f"nonce {nonce} of {sender} was mined by another transaction than {list(tx_hashes)}"
+        )
+
+
+class BroadcastFailed(ExecutorError):
+    """The node refused the signed transaction and does not know it."""
+
+    def __init__(self, tx_hash: str, reason: str) -> None:
+        self.tx_hash = tx_hash
+        self.reason = reason
+        super().__init__(f"broadcast of {tx_hash} failed: {reason}")
+
+
+class ReceiptTimedOut(ExecutorError):
+    """No receipt for any of the trade's transactions within the timeout."""
+
+    def __init__(self, tx_hashes: tuple[str, ...], timeout_seconds: float) -> None:
+        self.tx_hashes = tx_hashes
+        self.timeout_seconds = timeout_seconds
+        super().__init__(f"no receipt for {list(tx_hashes)} within {timeout_seconds} s")

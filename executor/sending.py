@@ -30,6 +30,7 @@ from executor.errors import (
     SlippageExceeded,
     TradeRefused,
     TransactionFailed,
+    UnsupportedTrade,
 )
 from executor.guards import (
     MAX_QUOTE_AGE_BLOCKS,
@@ -135,6 +136,18 @@ def received_raw(
     return total
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedSwap:
+    """A single-swap trade re-checked and ready to sign: its approvals are mined, the swap
+    simulated; the transaction carries fees and gas limit but no nonce yet."""
+
+    planned: PlannedTrade
+    tx: UnsignedTx
+    fresh_quote_out_raw: int
+    fresh_quote_block: BlockNumber
+    approvals: tuple[SentTx, ...]
+
+
 class TradeSender:
     """Re-checks a planned trade against the chain, then signs and sends it."""
 
@@ -213,6 +226,48 @@ class TradeSender:
             gas_used=sum(s.receipt.gas_used for s in sent),
         )
         return TradeOutcome(planned, tuple(sent), amount_out, fresh_out, fresh_block)
+
+    async def prepare(
+        self, planned: PlannedTrade, key: SecretKey, priority_fee_wei: int, max_fee_per_gas_wei: int
+    ) -> PreparedSwap:
+        """Re-check a one-swap trade, send and wait for its approvals, simulate the swap;
+        the swap itself is left unsigned (the exactly-once runner signs and records it).
+
+        Raises:
+            UnsupportedTrade: the plan has more than one swap transaction.
+            TradeRefused: SlippageExceeded, GasPriceAboveCap, QuoteStale or SimulationReverted
+                (logged as `trade_refused`).
+            SigningFailed: the key is not the sender's.
+            TransactionFailed: an approval reverted on chain.
+            RpcError, RpcUnavailable: the node failed.
+        """
+        request = planned.request
+        if len(planned.swaps) != 1:
+            raise UnsupportedTrade(request.proposal_id, len(planned.swaps))
+        if address_of(key) != request.sender:
+            raise SigningFailed(request.sender, "the key does not belong to the sender")
+        try:
+            fresh_out, fresh_block, fees = await self._recheck(
+                planned, priority_fee_wei, max_fee_per_gas_wei
+            )
+        except TradeRefused as refusal:
+            log_refusal(refusal, request, stage="send")
+            raise
+        approvals = [
+            await self._sign_send_wait(approval.with_fees(fees), key, planned)
+            for approval in planned.approvals
+        ]
+        unsigned = planned.swaps[0].tx
+        call = unsigned.as_call()
+        try:
+            await self._chain.call(call)
+            gas = await self._chain.estimate_gas(call)
+        except CallReverted as exc:
+            reverted = SimulationReverted(call.to, exc.reason, exc.revert_data)
+            log_refusal(reverted, request, stage="send")
+            raise reverted from None
+        tx = unsigned.with_fees(fees).with_gas_limit(gas_limit_from_estimate(gas))
+        return PreparedSwap(planned, tx, fresh_out, fresh_block, tuple(approvals))
 
     async def _next_leg(self, planned: PlannedTrade, index: int, previous: Receipt) -> UnsignedTx:
         """A chain's later leg, spending what the previous leg actually paid out.

@@ -11,12 +11,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from eth_account import Account
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError as EthValidationError
+from hexbytes import HexBytes
 
 from executor.calldata import to_address
 from executor.errors import SigningFailed
-from executor.transactions import UnsignedTx
-from ledger.ids import Address, TxHash
+from executor.guards import FeeCaps
+from executor.transactions import TxPurpose, UnsignedTx
+from ledger.ids import Address, ChainId, TxHash
 
 
 class SecretKey(Protocol):
@@ -75,3 +79,31 @@ def sign_transaction(tx: UnsignedTx, key: SecretKey) -> SignedTx:
     except (ValueError, TypeError, EthValidationError) as exc:
         raise SigningFailed(tx.sender, type(exc).__name__) from None
     return SignedTx(tx, bytes(signed.raw_transaction), TxHash("0x" + bytes(signed.hash).hex()))
+
+
+def decode_signed(raw: bytes, sender: Address, purpose: TxPurpose = TxPurpose.SWAP) -> SignedTx:
+    """A stored signed EIP-1559 transaction read back from its raw bytes (to resume or
+    replace it after a restart); `sender` is who signed it (not re-derived).
+
+    Raises:
+        SigningFailed: the bytes are not a signed EIP-1559 transaction.
+    """
+    try:
+        fields = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+        to = fields["to"]
+        unsigned = UnsignedTx(
+            purpose=purpose,
+            chain_id=ChainId(int(fields["chainId"])),
+            sender=sender,
+            to=to_address(bytes(to)),
+            data=bytes(fields["data"]),
+            value_wei=int(fields["value"]),
+            gas_limit=int(fields["gas"]),
+            fees=FeeCaps(int(fields["maxFeePerGas"]), int(fields["maxPriorityFeePerGas"]), 0),
+            nonce=int(fields["nonce"]),
+        )
+    except (ValueError, TypeError, KeyError, EthValidationError):
+        raise SigningFailed(
+            sender, "the stored bytes are not a signed EIP-1559 transaction"
+        ) from None
+    return SignedTx(unsigned, bytes(raw), TxHash("0x" + keccak(raw).hex()))
