@@ -35,6 +35,7 @@ COMMAND_MODULES: Final[tuple[str, ...]] = (
     "harvestd.commands.verify",
     "harvestd.commands.lots",
     "harvestd.commands.scan",
+    "harvestd.commands.proposals",
 )
 
 
