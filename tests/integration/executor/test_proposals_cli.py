@@ -18,7 +18,7 @@ from ledger.store import get_proposal
 from ledger.store.records import ProposalStatus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from store.conftest import pg_database  # noqa: E402
+from store.conftest import pg_database
 
 CHAIN = ChainId(31337)
 
