@@ -34,6 +34,7 @@ COMMAND_MODULES: Final[tuple[str, ...]] = (
     "harvestd.commands.backfill",
     "harvestd.commands.verify",
     "harvestd.commands.lots",
+    "harvestd.commands.report",
     "harvestd.commands.scan",
     "harvestd.commands.proposals",
 )

@@ -37,6 +37,10 @@ def _in_period(day: date, start: date | None, end: date | None) -> bool:
     return (start is None or day >= start) and (end is None or day <= end)
 
 
+def _name(names: Mapping[str, str] | None, asset: str) -> str:
+    return asset if names is None else names.get(asset, asset)
+
+
 def _utc_date(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
@@ -93,8 +97,10 @@ def build_form_8949(
     decimals: Mapping[str, int],
     start: date | None = None,
     end: date | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Form8949:
-    """Form 8949 rows for the disposals sold between `start` and `end` (inclusive, UTC).
+    """Form 8949 rows for the disposals sold between `start` and `end` (inclusive, UTC);
+    `names` turns asset keys (a chain's token addresses) into the symbols a form shows.
 
     Raises:
         ReportNotApplicable: the result was not replayed under `us`.
@@ -111,7 +117,7 @@ def build_form_8949(
             amount = amount_to_decimal(piece.amount_raw, decimals.get(disposal.asset, 0))
             rows[piece.term].append(
                 Form8949Row(
-                    description=f"{format_decimal(amount)} {disposal.asset}",
+                    description=f"{format_decimal(amount)} {_name(names, disposal.asset)}",
                     date_acquired=_utc_date(piece.acquired_at),
                     date_sold=sold,
                     proceeds=piece.proceeds,
@@ -170,8 +176,10 @@ def build_hmrc_computation(
     decimals: Mapping[str, int],
     start: date | None = None,
     end: date | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> HmrcComputation:
-    """The HMRC computation of the disposals between `start` and `end` (inclusive, UTC).
+    """The HMRC computation of the disposals between `start` and `end` (inclusive, UTC);
+    `names` turns asset keys into the names the computation shows.
 
     Raises:
         ReportNotApplicable: the result was not replayed under `uk`.
@@ -182,7 +190,7 @@ def build_hmrc_computation(
         HmrcDisposalRow(
             disposal_id=disposal.id,
             date=_utc_date(disposal.time),
-            asset=disposal.asset,
+            asset=_name(names, disposal.asset),
             amount=amount_to_decimal(disposal.amount_raw, decimals.get(disposal.asset, 0)),
             proceeds=disposal.proceeds,
             allowable_costs=disposal.cost,

@@ -60,6 +60,9 @@ log = get_logger(__name__)
 EXIT_FAILED: Final = 1
 
 
+POOLING_JURISDICTIONS: Final = frozenset({Jurisdiction.UK, Jurisdiction.CA})
+
+
 def policy_for(settings: Settings) -> Policy:
     """The lot engine's policy for the owner's settings.
 
@@ -70,9 +73,12 @@ def policy_for(settings: Settings) -> Policy:
     rates = owner.tax_rates
     short = rates.short_term if rates.short_term is not None else rates.flat
     long = rates.long_term if rates.long_term is not None else rates.flat
+    jurisdiction = Jurisdiction(owner.jurisdiction.value)
     return Policy(
-        jurisdiction=Jurisdiction(owner.jurisdiction.value),
-        method=LotMethod(owner.method.value),
+        jurisdiction=jurisdiction,
+        # uk and ca pool each asset and match by their own rules: the engine takes no
+        # method there, and the settings document `method` as unused for them.
+        method=None if jurisdiction in POOLING_JURISDICTIONS else LotMethod(owner.method.value),
         wash_sale=owner.wash_sale,
         long_term_after_days=owner.long_term_after_days,
         rates=None if short is None or long is None else TaxRates(short, long),
