@@ -145,6 +145,13 @@ def _year_figures(disposals: Sequence[DisposalRecord]) -> tuple[Decimal, Decimal
     return short, long
 
 
+def _trades(proposal: ProposalRecord) -> list[Mapping[str, JsonValue]]:
+    trades = proposal.details.get("trades")
+    if not isinstance(trades, list):
+        return []
+    return [t for t in trades if isinstance(t, Mapping) and "buy_asset" in t]
+
+
 @dataclass(frozen=True, slots=True)
 class StorePortfolio:
     """The `PortfolioSource` of one chain: what the store knows, as of `taken_at`."""
@@ -209,6 +216,18 @@ class StorePortfolio:
             for lot in all_lots
             if since <= lot.acquired_at <= self.taken_at
         )
+        # A buy that an active proposal would make counts as an acquisition now: a harvest
+        # of that asset inside a re-entry window would be washed once it executes.
+        pending = tuple(
+            Acquisition(
+                asset=Address(str(trade["buy_asset"])),
+                wallet=Address(str(trade["wallet"])),
+                acquired_at=self.taken_at,
+                amount_raw=int(str(trade["expected_out_raw"])),
+            )
+            for proposal in active
+            for trade in _trades(proposal)
+        )
         losses = tuple(
             LossDisposal(
                 asset=d.asset,
@@ -231,7 +250,7 @@ class StorePortfolio:
                 realised_long_usd=long,
                 carried_short_loss_usd=self.carried_loss_usd,
             ),
-            recent_acquisitions=acquisitions,
+            recent_acquisitions=acquisitions + pending,
             recent_loss_disposals=losses,
             open_fingerprints=frozenset(p.fingerprint for p in active),
         )
