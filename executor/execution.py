@@ -33,6 +33,7 @@ explicit replacement with the same nonce. Keys never reach a log line or an erro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -450,9 +451,14 @@ class TradeExecutor:
                 raise ReceiptTimedOut(hashes, self._policy.receipt_timeout_seconds)
             if now - last_sent >= self._policy.replace_after_seconds:
                 last_sent = now
-                replacement = await self._replace(attempts[-1], key)
-                if replacement is not None:
-                    attempts.append(replacement)
+                if attempts[-1].state is ExecutionState.SIGNED:
+                    # A stored replacement the node refused earlier: its bytes go out again.
+                    with contextlib.suppress(BroadcastFailed):
+                        attempts[-1] = await self._broadcast(attempts[-1])
+                else:
+                    replacement = await self._replace(attempts[-1], key)
+                    if replacement is not None:
+                        attempts.append(replacement)
             await asyncio.sleep(self._policy.poll_seconds)
             found = await self._find_receipt(attempts)
         winner, receipt = found

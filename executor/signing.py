@@ -15,6 +15,7 @@ from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError as EthValidationError
 from hexbytes import HexBytes
+from rlp.exceptions import RLPException  # type: ignore[import-untyped]  # no stubs; eth-account raises it for malformed bytes
 
 from executor.calldata import to_address
 from executor.errors import SigningFailed
@@ -102,7 +103,7 @@ def decode_signed(raw: bytes, sender: Address, purpose: TxPurpose = TxPurpose.SW
             fees=FeeCaps(int(fields["maxFeePerGas"]), int(fields["maxPriorityFeePerGas"]), 0),
             nonce=int(fields["nonce"]),
         )
-    except (ValueError, TypeError, KeyError, EthValidationError):
+    except (ValueError, TypeError, KeyError, EthValidationError, RLPException):
         raise SigningFailed(
             sender, "the stored bytes are not a signed EIP-1559 transaction"
         ) from None

@@ -17,8 +17,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
+from aiohttp import web
 from executor_stack import Node, Stack, deployment_of, market_prices
 from runner_world import (
     ETH,
@@ -32,9 +34,14 @@ from runner_world import (
 from structlog.testing import capture_logs
 
 from executor.chain import ChainClient
-from executor.errors import ProposalNotApproved
-from executor.execution import RunPolicy
+from executor.errors import NonceTaken, ProposalNotApproved, ReceiptTimedOut
+from executor.execution import RunPolicy, TradeExecutor
+from executor.guards import FeeCaps
+from executor.nonces import StoreNonces
 from executor.quoting import RouteQuoter
+from executor.sending import TradeSender
+from executor.signing import sign_transaction
+from executor.transactions import TxPurpose, UnsignedTx
 from harvestd.world.launch import World
 from ledger.store import Store, get_proposal
 from ledger.store.records import ExecutionState, ProposalStatus
@@ -310,3 +317,168 @@ async def test_dry_run_sends_nothing(stack: Stack, sqlite_store: Store) -> None:
     assert await stack.chain.nonce(runner.trader, pending=True) == nonce_before
     with store.reader() as session:
         assert get_proposal(session, "p-dry").status is ProposalStatus.APPROVED
+
+
+class RecordingProxy:
+    """A real local JSON-RPC proxy that forwards to the node and records the methods."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.methods: list[str] = []
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        payload = json.loads(body)
+        calls = payload if isinstance(payload, list) else [payload]
+        self.methods.extend(str(call.get("method")) for call in calls)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                self.target, data=body, headers={"Content-Type": "application/json"}
+            ) as answer,
+        ):
+            return web.Response(body=await answer.read(), content_type="application/json")
+
+    async def __aenter__(self) -> RecordingProxy:
+        app = web.Application()
+        app.router.add_post("/", self._forward)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{port}/"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+
+async def test_broadcasts_go_through_the_send_endpoint_only(
+    stack: Stack, sqlite_store: Store
+) -> None:
+    store = sqlite_store
+    add_proposal(store, stack.manifest.chain_id, "p-send", ProposalStatus.APPROVED)
+    async with RecordingProxy(stack.node.url) as reads, RecordingProxy(stack.node.url) as sends:
+        read_chain = ChainClient.from_url(reads.url)
+        send_chain = ChainClient.from_url(sends.url)
+        try:
+            planner_side = runner_on(stack, store, FAST)
+            executor_ = TradeExecutor(
+                store,
+                read_chain,
+                TradeSender(stack.chain, stack.quoter),
+                stack.manifest.chain_id,
+                FAST,
+                send_chain,
+            )
+            planned = await planner_side.plan(ETH, "p-send")
+            with capture_logs() as logs:
+                result = await executor_.execute("p-send", 0, planned, stack.key("trader"))
+        finally:
+            await read_chain.close()
+            await send_chain.close()
+    assert result.state is ExecutionState.CONFIRMED
+    assert sends.methods == ["eth_sendRawTransaction"]
+    assert "eth_sendRawTransaction" not in reads.methods
+    assert "eth_getTransactionReceipt" in reads.methods
+    sent = next(e for e in logs if e["event"] == "trade_sent")
+    assert sent["endpoint"] == sends.url
+
+
+async def test_a_bump_above_the_cap_keeps_the_stuck_transaction(
+    stack: Stack, sqlite_store: Store
+) -> None:
+    store = sqlite_store
+    add_proposal(store, stack.manifest.chain_id, "p-cap", ProposalStatus.APPROVED)
+    base_fee = await stack.chain.next_base_fee_wei()
+    # The first transaction already signs at the cap: no replacement fits under it.
+    policy = RunPolicy(
+        live=True,
+        priority_fee_wei=10**9,
+        max_fee_per_gas_wei=2 * base_fee + 10**9,
+        receipt_timeout_seconds=2.0,
+        replace_after_seconds=0.5,
+        poll_seconds=0.1,
+    )
+    runner = runner_on(stack, store, policy)
+    planned = await runner.plan(ETH, "p-cap")
+    await stack.chain.rpc("evm_setAutomine", [False])
+    with capture_logs() as logs, pytest.raises(ReceiptTimedOut):
+        await runner.executor.execute("p-cap", 0, planned, stack.key("trader"))
+    refused = [e for e in logs if e["event"] == "trade_replacement_refused"]
+    assert refused and refused[0]["cap_wei"] == 2 * base_fee + 10**9
+    assert not [e for e in logs if e["event"] == "trade_replaced"]
+    (stuck,) = executions(store, "p-cap")
+    assert stuck.state is ExecutionState.SENT
+    # Mining resumes; the restart finds the original transaction mined.
+    await stack.chain.rpc("evm_mine", [])
+    (result,) = await runner_on(stack, store, policy).executor.resume(stack.key("trader"))
+    assert result.state is ExecutionState.CONFIRMED and result.tx_hash == stuck.tx_hash
+    with store.reader() as session:
+        assert get_proposal(session, "p-cap").status is ProposalStatus.EXECUTED
+
+
+async def test_a_nonce_mined_by_a_foreign_transaction_fails_the_trade(
+    stack: Stack, sqlite_store: Store
+) -> None:
+    store = sqlite_store
+    add_proposal(store, stack.manifest.chain_id, "p-taken", ProposalStatus.APPROVED)
+    policy = RunPolicy(live=True, receipt_timeout_seconds=30, replace_after_seconds=600)
+    runner = runner_on(stack, store, policy)
+    planned = await runner.plan(ETH, "p-taken")
+    await stack.chain.rpc("evm_setAutomine", [False])
+
+    async def steal_the_nonce() -> None:
+        await _until(lambda: has_state(store, "p-taken", ExecutionState.SENT))
+        (ours,) = executions(store, "p-taken")
+        assert ours.nonce is not None and ours.max_fee_per_gas_wei is not None
+        assert ours.max_priority_fee_per_gas_wei is not None
+        other = UnsignedTx(
+            TxPurpose.SWAP,
+            stack.manifest.chain_id,
+            runner.trader,
+            runner.trader,
+            b"",
+            0,
+            21_000,
+            FeeCaps(ours.max_fee_per_gas_wei * 2, ours.max_priority_fee_per_gas_wei * 2, 0),
+            ours.nonce,
+        )
+        await stack.chain.send_raw_transaction(sign_transaction(other, stack.key("trader")).raw)
+        await stack.chain.rpc("evm_mine", [])
+
+    with pytest.raises(NonceTaken):
+        await asyncio.gather(
+            runner.executor.execute("p-taken", 0, planned, stack.key("trader")),
+            steal_the_nonce(),
+        )
+    (failed,) = executions(store, "p-taken")
+    assert failed.state is ExecutionState.FAILED
+    with store.reader() as session:
+        assert get_proposal(session, "p-taken").status is ProposalStatus.FAILED
+
+
+async def test_nonces_survive_a_restart_and_drop_unsent_reservations(
+    stack: Stack, sqlite_store: Store
+) -> None:
+    chain_id = stack.manifest.chain_id
+    trader = stack.manifest.account("trader").address
+    pending = await stack.chain.nonce(trader, pending=True)
+    first = StoreNonces(sqlite_store, stack.chain, chain_id)
+    assert [await first.next_nonce(trader) for _ in range(3)] == [pending, pending + 1, pending + 2]
+    restarted = StoreNonces(sqlite_store, stack.chain, chain_id)
+    assert await restarted.next_nonce(trader) == pending + 3  # the store remembers
+    # Nothing of those reached the chain: start-up reconciliation closes the gap.
+    found = await restarted.reconcile(trader)
+    assert (found.stored_next, found.next_nonce, found.in_flight_nonces) == (
+        pending + 4,
+        pending,
+        (),
+    )
+    assert await restarted.next_nonce(trader) == pending
