@@ -6,10 +6,12 @@ minimum output, re-checks the fee cap against the next base fee (`GasPriceAboveC
 runs the exact swap transaction with eth_call + eth_estimateGas from the sender
 (`SimulationReverted`); a refusal is logged as `trade_refused` and nothing is sent.
 
-Wave 1 takes nonces from the node's pending count and waits for each receipt in turn.
-Exactly-once execution, a nonce source that survives restarts and the replacement of a
-stuck transaction come with the store's ExecutionRow/NonceRow (wave 2): `NonceSource`
-is the seam for the nonce part, `TradeSender.send` the one for recording.
+`TradeSender.send` (wave 1) takes nonces from a `NonceSource` and waits for each receipt in
+turn; nothing is persisted. `TradeSender.prepare` is what the exactly-once runner
+(`executor.execution.TradeExecutor`) uses: the same re-checks, approvals sent and mined,
+the swap simulated and returned unsigned, so the runner can reserve the nonce, sign and
+store the signed bytes before anything is broadcast. Give it `executor.nonces.StoreNonces`
+so approvals also take store-reserved nonces.
 """
 
 from __future__ import annotations
