@@ -45,7 +45,8 @@ from datetime import UTC, datetime
 
 import structlog
 
-from indexer.classify import PoolProtocol, PoolTokens, classify_transaction
+from indexer.classify import PoolProtocol, PoolTokens, TxBundle, classify_transaction
+from indexer.decoders.erc20 import TRANSFER_TOPIC
 from indexer.errors import InconsistentRead, IndexerError, MalformedResponse
 from indexer.gather import GatheredRange, gather_range
 from indexer.native import TraceMethod, detect_trace_method
@@ -60,7 +61,7 @@ from indexer.pricing import (
 )
 from indexer.reorg import find_fork_block
 from indexer.rpc import RpcClient
-from indexer.sweep import LogSweeper
+from indexer.sweep import LogSweeper, address_topic
 from ledger.booking import BookingError, book_events
 from ledger.engine import EngineError, LedgerResult, Policy, replay
 from ledger.events import NATIVE_ASSET, LedgerEvent
@@ -400,9 +401,13 @@ class ChainIndexer:
         fallback = PriceBook.build(self._pools, self._decimals, plan.usd_stables, numeraire, prices)
         wrapped = frozenset({plan.wrapped_native}) if plan.wrapped_native else frozenset()
         events: list[LedgerEvent] = []
+        owned_topics = frozenset(address_topic(w) for w in plan.owned)
         for bundle in gathered.bundles:
             classified = classify_transaction(
-                bundle, plan.owned, wrapped_native=wrapped, pools=self._pools
+                _without_foreign_transfers(bundle, owned_topics),
+                plan.owned,
+                wrapped_native=wrapped,
+                pools=self._pools,
             )
             for error in classified.decode_errors:
                 log.warning("log_undecodable", chain_id=plan.chain_id, reason=str(error))
@@ -510,6 +515,25 @@ class ChainIndexer:
                 and time.monotonic() - self._last_derive >= self.derive_every_seconds
             ):
                 await self.derive()
+
+
+def _without_foreign_transfers(bundle: TxBundle, owned_topics: frozenset[bytes]) -> TxBundle:
+    """The bundle without `Transfer` logs between two outside addresses: they move nothing
+    of the owner's (the classifier nets flows per owned wallet), and decoding them
+    (checksumming two addresses each) dominated the time of spam-heavy receipts."""
+    logs = bundle.receipt.logs
+    kept = tuple(
+        entry
+        for entry in logs
+        if not entry.topics
+        or entry.topics[0] != TRANSFER_TOPIC
+        or len(entry.topics) < 3
+        or entry.topics[1] in owned_topics
+        or entry.topics[2] in owned_topics
+    )
+    if len(kept) == len(logs):
+        return bundle
+    return replace(bundle, receipt=replace(bundle.receipt, logs=kept))
 
 
 def _last_states(observed: Iterable[PoolPrice], hi: int) -> list[PoolPrice]:
