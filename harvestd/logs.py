@@ -37,7 +37,7 @@ from pydantic import SecretStr
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from harvestd.settings_problems import SECRET_KEY_NAMES
-from harvestd.settings_secrets import REDACTED, redact_text
+from harvestd.settings_secrets import REDACTED, redact_text, remove_secrets
 from harvestd.settings_types import LogFormat, LogLevel
 
 __all__ = [
@@ -113,9 +113,7 @@ class SecretRedactor:
     def _redact_str(self, text: str, key: str | None) -> str:
         if _is_hash_key(key):
             # A hash is public and needed for audit; only registered secrets go.
-            for secret in self._secrets:
-                text = text.replace(secret, REDACTED)
-            return text
+            return remove_secrets(text, self._secrets)
         return redact_text(text, self._secrets)
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:

@@ -5,7 +5,8 @@
 - `EnvKeySource(env=VAR)`: the key is the content of environment variable VAR
   (64 hex digits, `0x` optional);
 - `KeystoreKeySource(keystore=FILE, password_env=VAR)`: FILE is an encrypted JSON
-  keystore (web3 secret storage v3), decrypted with the password in VAR.
+  keystore (web3 secret storage v3), decrypted with the password in VAR; like ssh with a
+  private key, a keystore that group or others may access is refused.
 
 The caller registers the result with the log redactor (`SecretRedactor.register`) before
 anything else can log it. Errors name the settings key and never contain the secret.
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Final
 
 from eth_account import Account
@@ -54,6 +57,26 @@ def _key_from_env(source: EnvKeySource, environ: Mapping[str, str]) -> SecretStr
     return SecretStr("0x" + value.removeprefix("0x").lower())
 
 
+_SHARED_BITS = stat.S_IRWXG | stat.S_IRWXO
+
+
+def _refuse_shared_keystore(path: Path) -> None:
+    """Like ssh with a private key: a keystore that group or others may read or write is
+    refused, so a loose `chmod` is found before the key is ever used."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as exc:
+        raise SigningKeyUnavailable(
+            "execution.key.keystore", f"a readable JSON keystore at {path} ({type(exc).__name__})"
+        ) from exc
+    if mode & _SHARED_BITS:
+        raise SigningKeyUnavailable(
+            "execution.key.keystore",
+            f"the keystore {path} to be private to its owner (mode {mode:04o}; "
+            f"run: chmod 600 {path})",
+        )
+
+
 def _key_from_keystore(source: KeystoreKeySource, environ: Mapping[str, str]) -> SecretStr:
     password = environ.get(source.password_env)
     if password is None:
@@ -61,6 +84,7 @@ def _key_from_keystore(source: KeystoreKeySource, environ: Mapping[str, str]) ->
             "execution.key.password_env",
             f"missing, expected the environment variable {source.password_env} to be set",
         )
+    _refuse_shared_keystore(source.keystore)
     try:
         keyfile = json.loads(source.keystore.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

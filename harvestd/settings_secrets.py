@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 REDACTED: Final = "***"
 
-PRIVATE_KEY_RE: Final = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{64}(?![0-9A-Za-z])")
+PRIVATE_KEY_RE: Final = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{64}(?![0-9A-Za-z])")
 """A private-key-shaped run of hex (also the shape of a 32-byte hash)."""
 
 URL_RE: Final = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
@@ -116,11 +116,28 @@ def _redact_query_item(item: str) -> str:
     return item
 
 
+@functools.lru_cache(maxsize=32)
+def secrets_pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
+    """One case-insensitive pattern for a set of registered secrets (longest first).
+
+    Case-insensitive because a hex key is the same key in upper case (`0X…` + `A-F`, as
+    some tools print it); for other secrets a case variant is as good as a leak.
+    """
+    if not secrets:
+        return None
+    ordered = sorted(secrets, key=len, reverse=True)
+    return re.compile("|".join(re.escape(secret) for secret in ordered), re.IGNORECASE)
+
+
+def remove_secrets(text: str, secrets: frozenset[str]) -> str:
+    """`text` with every registered secret (in any letter case) replaced by the marker."""
+    pattern = secrets_pattern(secrets)
+    return text if pattern is None else pattern.sub(REDACTED, text)
+
+
 def redact_text(text: str, secrets: frozenset[str] = frozenset()) -> str:
     """`text` with registered secrets, URL credentials and private-key-shaped hex removed."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, REDACTED)
+    text = remove_secrets(text, secrets)
     if "://" in text:
         text = URL_RE.sub(lambda m: redact_url(m.group(0)), text)
     if len(text) < 64:

@@ -36,6 +36,7 @@ def test_a_key_from_a_keystore(tmp_path: Path) -> None:
         bytes.fromhex(PRIVATE_KEY[2:]), "pw-123456", kdf="pbkdf2", iterations=2
     )
     path.write_text(json.dumps(keyfile), encoding="utf-8")
+    path.chmod(0o600)  # a keystore others can read is refused (tests/unit/security)
     source = KeystoreKeySource.model_validate(
         {"keystore": "main.json", "password_env": "PW"}, context={"base_dir": tmp_path}
     )
