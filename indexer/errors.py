@@ -75,6 +75,19 @@ class MalformedResponse(IndexerError):
         super().__init__(f"{method} returned a malformed result: {reason}")
 
 
+class InvalidTokenMetadata(IndexerError):
+    """A token answered a metadata call with a value the standard rules out (e.g. a
+    `decimals()` beyond ERC-20's uint8), so nothing can be priced or scaled with it."""
+
+    def __init__(self, token: str, field: str, value: int, expected: str) -> None:
+        self.token = token
+        self.field = field
+        self.value = value
+        self.expected = expected
+        shown = str(value) if value.bit_length() <= 64 else f"a {value.bit_length()}-bit number"
+        super().__init__(f"token {token}: {field}() returned {shown}, expected {expected}")
+
+
 class DecodeError(IndexerError):
     """One log could not be decoded as the event its first topic names."""
 

@@ -44,7 +44,7 @@ from indexer.decoders.uniswap_v3 import (
     decode_initialize,
     decode_swap_v3,
 )
-from indexer.errors import DecodeError, MalformedResponse, RpcError
+from indexer.errors import DecodeError, InvalidTokenMetadata, MalformedResponse, RpcError
 from indexer.records import parse_address, parse_bytes
 from indexer.rpc import RpcCall, RpcClient
 from indexer.sweep import LogFilter, LogSweeper
@@ -67,6 +67,8 @@ _NEEDS_VALUE: Final = frozenset(
     {EventKind.SWAP_IN, EventKind.SWAP_OUT, EventKind.RECEIVE, EventKind.SEND, EventKind.GAS}
 )
 
+
+MAX_DECIMALS: Final = 255
 
 def _decimal(value: Fraction) -> Decimal:
     return PRICE_CONTEXT.divide(Decimal(value.numerator), Decimal(value.denominator))
@@ -387,9 +389,15 @@ async def fetch_decimals(rpc: RpcClient, tokens: Iterable[Address]) -> dict[Addr
 
     Raises:
         RpcError, RpcTimeout, RpcUnavailable, MalformedResponse: see `RpcClient.batch`.
+        InvalidTokenMetadata: a token's decimals() is beyond a uint8.
     """
     wanted = sorted(set(tokens))
     results = await rpc.batch(
         [RpcCall("eth_call", [{"to": t, "data": DECIMALS_SELECTOR}, "latest"]) for t in wanted]
     )
-    return {t: _words(r, "eth_call", 1)[0] for t, r in zip(wanted, results, strict=True)}
+    found = {t: _words(r, "eth_call", 1)[0] for t, r in zip(wanted, results, strict=True)}
+    for token, value in found.items():
+        if value > MAX_DECIMALS:
+            # 10 ** value must stay computable: ERC-20 declares decimals() a uint8.
+            raise InvalidTokenMetadata(token, "decimals", value, f"a uint8 (0..{MAX_DECIMALS})")
+    return found
