@@ -8,7 +8,7 @@ the proleptic Gregorian ordinals of their dates.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Final, TypeVar
 
@@ -53,6 +53,11 @@ def _builder(cls: type[_T]) -> Callable[..., _T]:
 _new_piece = _builder(MatchedPiece)
 _new_disposal = _builder(Disposal)
 _new_lot = _builder(Lot)
+
+build_piece: Final = _new_piece
+"""`MatchedPiece(*fields)` for the replay's hot loops (positional, every field given)."""
+build_disposal: Final = _new_disposal
+"""`Disposal(*fields)` for the replay's hot loops (positional, every field given)."""
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_DAY: Final = date(1970, 1, 1).toordinal()
@@ -323,10 +328,36 @@ def total_records(records: Sequence[DisposalRecord]) -> Totals:
         for piece in record.pieces:
             disallowed += piece.disallowed
             by_term[piece.term] += piece.proceeds - piece.cost + piece.disallowed
+    return totals_of(by_term, disallowed)
+
+
+def totals_of(by_term: dict[Term | None, int], disallowed: int) -> Totals:
+    """`Totals` from reportable gains in value units by term (any term may be missing) and
+    the disallowed losses.
+
+    Raises:
+        Nothing.
+    """
     return Totals(
-        short_term_gain=from_units(by_term[Term.SHORT]),
-        long_term_gain=from_units(by_term[Term.LONG]),
-        exempt_gain=from_units(by_term[Term.EXEMPT]),
+        short_term_gain=from_units(by_term.get(Term.SHORT, 0)),
+        long_term_gain=from_units(by_term.get(Term.LONG, 0)),
+        exempt_gain=from_units(by_term.get(Term.EXEMPT, 0)),
         disallowed_loss=from_units(disallowed),
         net_gain=from_units(sum(by_term.values())),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """What a rule set's replay produced, before totals are summed.
+
+    A rule set whose disposals can no longer change once booked (no loss rule reaches
+    back into them) may hand them over already frozen, with their totals: `frozen` and
+    `totals` then stand in for `disposals`, which is left empty.
+    """
+
+    disposals: Sequence[DisposalRecord]
+    removals: Sequence[RemovalRecord]
+    holdings: Sequence[Holding]
+    frozen: Sequence[Disposal] | None = None
+    totals: Totals | None = None

@@ -111,12 +111,17 @@ def replay(events: Iterable[LotEvent], policy: Policy) -> LedgerResult:
     rules.method_for(policy)
     with _collector_paused():
         replayed = rules.replay(order_events(events), policy)
+        if replayed.frozen is not None and replayed.totals is not None:
+            disposals, totals = tuple(replayed.frozen), replayed.totals
+        else:
+            disposals = tuple([record.freeze() for record in replayed.disposals])
+            totals = total_records(replayed.disposals)
         return LedgerResult(
             policy=policy,
-            disposals=tuple([record.freeze() for record in replayed.disposals]),
+            disposals=disposals,
             removals=tuple([record.freeze() for record in replayed.removals]),
             holdings=tuple(replayed.holdings),
-            totals=total_records(replayed.disposals),
+            totals=totals,
         )
 
 

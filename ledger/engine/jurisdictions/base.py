@@ -9,14 +9,14 @@ and hands them to the rule set; no jurisdiction flag appears in any matching loo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from ledger.engine.records import DisposalRecord, RemovalRecord
+from ledger.engine.records import Replayed
+
+__all__ = ["Replayed", "RuleSet"]
 from ledger.engine.terms import TermScheme
 from ledger.engine.values import (
-    Holding,
     Jurisdiction,
     LotEvent,
     LotMethod,
@@ -24,15 +24,6 @@ from ledger.engine.values import (
     Policy,
     TaxRates,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Replayed:
-    """What a rule set's replay produced, before totals are summed."""
-
-    disposals: Sequence[DisposalRecord]
-    removals: Sequence[RemovalRecord]
-    holdings: Sequence[Holding]
 
 
 class RuleSet(Protocol):

@@ -70,5 +70,4 @@ class DeRules:
             EngineError: an event the book refuses.
         """
         book = LotBook(self.method_for(policy), self.terms_for(policy), self.rates_for(policy))
-        replay_lots(book, events)
-        return Replayed(book.disposals, book.removals, book.holdings())
+        return replay_lots(book, events)

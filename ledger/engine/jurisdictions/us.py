@@ -208,5 +208,4 @@ class UsRules:
         terms = self.terms_for(policy)
         rule = WashSaleRule(terms) if policy.wash_sale else None
         book = LotBook(self.method_for(policy), terms, self.rates_for(policy), rule)
-        replay_lots(book, events)
-        return Replayed(book.disposals, book.removals, book.holdings())
+        return replay_lots(book, events)
