@@ -95,6 +95,7 @@ __all__ = [
     "ScanOutcome",
     "StorePortfolio",
     "persist_scan",
+    "portfolio_for_chain",
     "proposal_details",
     "router_for_chain",
     "run_scan",
@@ -564,20 +565,8 @@ async def scan_chain(
         except ExecutorError as error:
             raise GasPriceUnavailable(node.endpoint, str(error)) from error
         chosen = policy if policy is not None else policy_for_chain(settings, chain)
-        dex = chain.dex
-        weth = Address(dex.weth) if dex is not None else NATIVE_ASSET
-        numeraire = next(Address(t.address) for t in chain.tokens if t.symbol == chain.numeraire)
-        portfolio = StorePortfolio(
-            store=store,
-            chain_id=chain_id,
-            assets=_assets(chain),
-            numeraire=numeraire,
-            wrapped_native=weth,
-            default_wallet=Address(chain.wallets[0].address),
-            year_start=tax_year_start(settings, head_time),
-            taken_at=head_time,
-            carried_loss_usd=settings.owner.loss_carryforward_usd,
-        )
+        portfolio = portfolio_for_chain(settings, store, chain, head_time)
+        weth = portfolio.wrapped_native
         native_point = await asyncio.to_thread(_native_price, store, chain_id, weth)
         tip_wei = int(settings.execution.max_priority_fee_gwei * 10**9)
         gas = NodeGasPrice(node, tip_wei, native_point)
@@ -594,6 +583,28 @@ async def scan_chain(
     outcome = await asyncio.to_thread(persist_scan, store, chain_id, result, now=now, expiry=expiry)
     log_outcome(outcome, Decimal(str(round(time.perf_counter() - started, 6))))
     return outcome
+
+
+def portfolio_for_chain(
+    settings: Settings, store: Store, chain: ChainSettings, taken_at: datetime
+) -> StorePortfolio:
+    """The `PortfolioSource` of one configured chain as of `taken_at` (chain time).
+
+    Raises:
+        StopIteration: the chain's numeraire is not among its tokens (settings prevent it).
+    """
+    dex = chain.dex
+    return StorePortfolio(
+        store=store,
+        chain_id=ChainId(chain.chain_id),
+        assets=_assets(chain),
+        numeraire=next(Address(t.address) for t in chain.tokens if t.symbol == chain.numeraire),
+        wrapped_native=Address(dex.weth) if dex is not None else NATIVE_ASSET,
+        default_wallet=Address(chain.wallets[0].address),
+        year_start=tax_year_start(settings, taken_at),
+        taken_at=taken_at,
+        carried_loss_usd=settings.owner.loss_carryforward_usd,
+    )
 
 
 class _NoQuotes:
