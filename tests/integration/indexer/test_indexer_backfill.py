@@ -31,6 +31,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from faultproxy import FaultProxy
+from sqlmodel import select
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
@@ -54,6 +55,7 @@ from ledger.store import (
     open_store,
 )
 from ledger.store.errors import StoreError
+from ledger.store.rows import LedgerEventRow
 
 ROOT = Path(__file__).resolve().parents[3]
 LOCAL_CONFIG = ROOT / "config" / "local.yaml"
@@ -257,18 +259,34 @@ def test_backfill_matches_history_verifies_and_is_idempotent(
     assert asyncio.run(verify_now(world, db_url, settings)) == []
     assert_matches_history(world, settings, db_url)
     first = ledger_snapshot(db_url)
-    backfill(settings)  # idempotent: nothing new, same ledger
-    second = ledger_snapshot(db_url)
-    assert first[1:] == second[1:]
-    # The commands: verify exits 0 and prints the match; lots prints the table.
+    # Idempotent, and through the command this time: nothing new, the same ledger.
     config = write_config(tmp_path)
     runner = CliRunner()
+    again = runner.invoke(app, ["backfill", "--config", str(config)])
+    assert again.exit_code == 0, again.output
+    assert "indexed up to block" in again.output
+    second = ledger_snapshot(db_url)
+    assert first[1:] == second[1:]
+    # verify exits 0 and prints the match; lots prints the table.
     verified = runner.invoke(app, ["verify", "--config", str(config)])
     assert verified.exit_code == 0, verified.output
     assert "balances match" in verified.output
     listed = runner.invoke(app, ["lots", "--config", str(config)])
     assert listed.exit_code == 0, listed.output
     assert "open lots on local" in listed.output
+    # A ledger that lost a row no longer verifies: verify names it and exits 1.
+    store = open_store(db_url)
+    try:
+        with store.transaction() as session:
+            doomed = session.exec(
+                select(LedgerEventRow).where(LedgerEventRow.kind == "gas").limit(1)
+            ).one()
+            session.delete(doomed)
+    finally:
+        store.close()
+    broken = runner.invoke(app, ["verify", "--config", str(config)])
+    assert broken.exit_code == 1, broken.output
+    assert "differences" in broken.output and "ETH" in broken.output
 
 
 @pytest.fixture
@@ -281,6 +299,23 @@ def pg_url() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_backfill_stops_at_to_block(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert world.history is not None
+    stop = world.history.first_block + 20
+    db_url = f"sqlite:///{tmp_path / 'partial.db'}"
+    monkeypatch.setenv("HARVESTD_RPC_URL", world.rpc_url)
+    monkeypatch.setenv("HARVESTD_DATABASE_URL", db_url)
+    config = write_config(tmp_path, max_block_range=7)
+    result = CliRunner().invoke(app, ["backfill", "--config", str(config), "--to-block", str(stop)])
+    assert result.exit_code == 0, result.output
+    assert _checkpoint_block(db_url) == stop
+    events = ledger_snapshot(db_url)[1]
+    assert isinstance(events, tuple) and events
+    assert all(e.ref.block_number <= stop for e in events)
 
 
 def test_backfill_on_postgres(
