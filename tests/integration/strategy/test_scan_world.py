@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from scan_world import backfilled_store, world_settings
 from structlog.testing import capture_logs
+from typer.testing import CliRunner
 
+from harvestd.cli import app
 from harvestd.scanning import ScanOutcome, scan_chain
 from harvestd.settings import Settings
 from harvestd.world.launch import World
@@ -27,6 +29,7 @@ from ledger.store import (
     find_latest_price,
     list_proposals,
     load_lots,
+    open_store,
 )
 
 CHAIN = ChainId(31337)
@@ -230,3 +233,29 @@ def test_a_second_scan_creates_no_equivalent_proposal(
         assert len(already) == len(first.created)
     finally:
         store.close()
+
+
+def test_scan_once_command_prints_the_proposals_and_stores_them(
+    clean_world: World, tmp_path: Path, store_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = world_settings(tmp_path, clean_world.rpc_url, store_path)
+    backfilled_store(settings).close()
+    monkeypatch.setenv("HARVESTD_RPC_URL", clean_world.rpc_url)
+    monkeypatch.setenv("HARVESTD_DATABASE_URL", store_path)
+    runner = CliRunner()
+    config = str(tmp_path / "local.yaml")
+    result = runner.invoke(app, ["scan", "--once", "--config", config])
+    assert result.exit_code == 0, result.output
+    assert "rebalance" in result.output
+    assert "1 proposal(s) created" in result.output
+    store = open_store(store_path)
+    try:
+        with store.reader() as session:
+            (stored,) = list_proposals(session, chain_id=CHAIN)
+        assert stored.kind == "rebalance"
+        assert stored.id[:8] in result.output
+    finally:
+        store.close()
+    again = runner.invoke(app, ["scan", "--once", "--config", config])
+    assert again.exit_code == 0, again.output
+    assert "0 proposal(s) created" in again.output
