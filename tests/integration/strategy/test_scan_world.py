@@ -8,11 +8,13 @@ short-term gain LINK, short-term losses rETH and wstETH (substitutes of each oth
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableMapping
+import uuid
+from collections.abc import Iterator, MutableMapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from scan_world import backfilled_store, world_settings
 from structlog.testing import capture_logs
@@ -69,9 +71,28 @@ def harvests(outcome: ScanOutcome) -> dict[Address, dict[str, object]]:
     return found
 
 
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
 @pytest.fixture
 def store_path(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/ledger.db"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store_path(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A SQLite file, or a Postgres database of this test's own (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/ledger.db"
+        return
+    name = f"harvestd_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_harvest_names_the_losing_lots_and_the_exact_loss_wash_sale_goes_to_substitute(
@@ -214,9 +235,9 @@ def test_a_loss_too_small_for_its_gas_is_declined_with_its_reason(
 
 
 def test_a_second_scan_creates_no_equivalent_proposal(
-    clean_world: World, tmp_path: Path, store_path: str
+    clean_world: World, tmp_path: Path, any_store_path: str
 ) -> None:
-    settings = world_settings(tmp_path, clean_world.rpc_url, store_path)
+    settings = world_settings(tmp_path, clean_world.rpc_url, any_store_path)
     store = backfilled_store(settings)
     try:
         first, _ = scan_once(settings, store)
