@@ -472,7 +472,7 @@ class ChainIndexer:
         """Replay the chain's events under the owner's policy and replace its derived rows
         (skipped unless something was booked or rolled back since the last time, or `force`).
 
-        Returns the number of open lots.
+        Returns the number of open lots, or -1 when there was nothing to re-derive.
 
         Raises:
             DerivationFailed: the lot engine refused the events.

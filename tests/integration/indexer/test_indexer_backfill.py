@@ -36,7 +36,9 @@ from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from harvestd.cli import app
-from harvestd.commands.backfill import backfill_chains, plan_for, policy_for
+from harvestd.commands.backfill import backfill_chains, index_chain_job, plan_for, policy_for
+from harvestd.daemon import JobContext, JobName
+from harvestd.metrics import DaemonMetrics
 from harvestd.settings import Settings, load_settings
 from harvestd.world.history import History, TxKind
 from harvestd.world.launch import World, WorldFactory
@@ -437,6 +439,43 @@ def test_sigkill_mid_backfill_then_restart_gives_the_uninterrupted_ledger(
     whole = settings_for(monkeypatch, tmp_path, world.rpc_url, uninterrupted_url)
     backfill(whole)  # one run, and other batch boundaries (500 blocks)
     assert ledger_snapshot(db_url) == ledger_snapshot(uninterrupted_url)
+
+
+# -------------------------------------------------------------------- daemon job
+
+
+def test_daemon_index_job_catches_up_and_then_books_new_blocks(
+    make_world: WorldFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = make_world()
+    assert node.history is not None
+    db_url = f"sqlite:///{tmp_path / 'daemon.db'}"
+    settings = settings_for(monkeypatch, tmp_path, node.rpc_url, db_url)
+    store = open_store(db_url)
+    store.upgrade()
+    try:
+        job = index_chain_job(settings, settings.chains[0], store)
+        context = JobContext(JobName("index:31337"), CHAIN, asyncio.Event(), DaemonMetrics())
+        asyncio.run(job(context))
+        with store.reader() as session:
+            booked = count_events(session, CHAIN)
+            lots = len(load_lots(session, CHAIN, open_only=True))
+        assert booked > 0 and lots > 0
+        outsider = node.manifest.account("outsider").address
+        receipt = node.chain().transact(
+            "late receipt", outsider, node.history.wallet("main"), value_wei=10**18
+        )
+        asyncio.run(job(context))
+        with store.reader() as session:
+            assert count_events(session, CHAIN) == booked + 1
+            after = load_lots(session, CHAIN, open_only=True)
+        # The new lot is there (split in pieces where earlier gas sold ETH at a loss within
+        # 30 days: the wash-sale rule carries those losses into it).
+        new_tx = receipt["transactionHash"].to_0x_hex()
+        assert sum(lot.remaining_raw for lot in after if lot.source.tx_hash == new_tx) == 10**18
+        assert len(after) > lots
+    finally:
+        store.close()
 
 
 # ------------------------------------------------------------------------ faults
