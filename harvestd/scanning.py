@@ -14,7 +14,8 @@ Gather, decide, apply:
 - `persist_scan(store, chain_id, result, ...)`: in one transaction, expires stale
   proposals, supersedes an open proposal of the same subject whose fingerprint differs
   (the situation changed), and creates each new proposal (skipping one whose equivalent
-  became active meanwhile). Then it logs `proposal_created` per proposal (its figures),
+  became active meanwhile, or that would sell a lot an active proposal of another
+  subject already plans to sell). Then it logs `proposal_created` per proposal (its figures),
   `trade_declined` per `NoTrade` (its reason) and one canonical `scan_completed` line.
 - `run_scan(settings, store, ...)`: all of the above for every configured chain;
   `scan_job(settings, store)` is the daemon's `strategy_scan` job factory
@@ -151,6 +152,15 @@ def _trades(proposal: ProposalRecord) -> list[Mapping[str, JsonValue]]:
     if not isinstance(trades, list):
         return []
     return [t for t in trades if isinstance(t, Mapping) and "buy_asset" in t]
+
+
+def _lot_ids(proposal: ProposalRecord) -> set[str]:
+    found: set[str] = set()
+    for trade in _trades(proposal):
+        lots = trade.get("lots")
+        if isinstance(lots, list):
+            found.update(str(lot["lot_id"]) for lot in lots if isinstance(lot, Mapping))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,7 +444,8 @@ class ScanOutcome:
     superseded_ids: tuple[str, ...]
     expired_ids: tuple[str, ...]
     skipped_fingerprints: tuple[str, ...]
-    """Proposals not stored because an equivalent one became active meanwhile."""
+    """Proposals not stored: an equivalent one became active meanwhile, or one of its lots
+    is already to be sold by an active proposal of another subject."""
 
 
 def persist_scan(
@@ -460,12 +471,25 @@ def persist_scan(
             if find_open_proposal(session, record.fingerprint) is not None:
                 skipped.append(record.fingerprint)
                 continue
+            active = list_proposals(session, statuses=ACTIVE_PROPOSAL_STATUSES, chain_id=chain_id)
             older = [
                 p
-                for p in list_proposals(session, statuses=SUPERSEDABLE, chain_id=chain_id)
-                if p.details.get("subject") == proposal.subject
+                for p in active
+                if p.status in SUPERSEDABLE
+                and p.details.get("subject") == proposal.subject
                 and p.fingerprint != record.fingerprint
             ]
+            # Lots another active proposal (of another subject) will sell are reserved:
+            # two open proposals must not plan to sell the same lot.
+            reserved = {
+                lot_id
+                for p in active
+                if p.details.get("subject") != proposal.subject
+                for lot_id in _lot_ids(p)
+            }
+            if reserved.intersection(str(use.lot_id) for use in proposal.lots):
+                skipped.append(record.fingerprint)
+                continue
             try:
                 stored = create_proposal(session, record)
             except EquivalentProposalOpen:

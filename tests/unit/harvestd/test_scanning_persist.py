@@ -164,3 +164,27 @@ def test_stale_proposals_expire_before_new_ones_are_stored(store: Store) -> None
     (old,) = first.created
     assert second.expired_ids == (old.id,)
     assert len(second.created) == 1  # the same trade, proposed afresh
+
+
+def test_a_lot_an_open_proposal_of_another_subject_sells_is_not_proposed_again(
+    store: Store,
+) -> None:
+    (use,) = harvest(("lot-a",), Decimal(900)).lots
+    rebalance = Proposal(
+        kind=ProposalKind.REBALANCE,
+        reason=ProposalReason.DRIFT_BREACH,
+        reentry=Reentry.NONE,
+        trades=(Trade(WALLET, RETH, USDC, use.amount_raw, 2_000 * 10**6, (use,)),),
+        realised_short_usd=use.gain_usd,
+        realised_long_usd=Decimal(0),
+        realised_exempt_usd=Decimal(0),
+        tax_effect_usd=Decimal(-315),
+        costs=Costs(Decimal(1), Decimal(0), Decimal(0)),
+        created_at=NOW,
+    )
+    persist_scan(store, CHAIN, result(rebalance), now=NOW, expiry=EXPIRY)
+    outcome = persist_scan(
+        store, CHAIN, result(harvest(("lot-a",), Decimal(900))), now=NOW, expiry=EXPIRY
+    )
+    assert outcome.created == ()
+    assert len(outcome.skipped_fingerprints) == 1
