@@ -21,7 +21,9 @@ from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from harvestd.cli import app
-from harvestd.scanning import ScanOutcome, scan_chain
+from harvestd.daemon import JobContext, JobName
+from harvestd.metrics import DaemonMetrics
+from harvestd.scanning import ScanOutcome, scan_chain, scan_job
 from harvestd.settings import Settings
 from harvestd.world.launch import World
 from ledger.ids import Address, ChainId
@@ -280,3 +282,27 @@ def test_scan_once_command_prints_the_proposals_and_stores_them(
     again = runner.invoke(app, ["scan", "--once", "--config", config])
     assert again.exit_code == 0, again.output
     assert "0 proposal(s) created" in again.output
+
+
+def test_the_daemon_scan_job_stores_proposals_and_stops_when_asked(
+    clean_world: World, tmp_path: Path, store_path: str
+) -> None:
+    settings = world_settings(tmp_path, clean_world.rpc_url, store_path)
+    store = backfilled_store(settings)
+    try:
+        job = scan_job(settings, store)
+
+        async def run(stop: bool) -> None:
+            stopping = asyncio.Event()
+            if stop:
+                stopping.set()
+            await job(JobContext(JobName("strategy_scan"), None, stopping, DaemonMetrics()))
+
+        asyncio.run(run(stop=True))
+        with store.reader() as session:
+            assert list_proposals(session, chain_id=CHAIN) == []
+        asyncio.run(run(stop=False))
+        with store.reader() as session:
+            assert len(list_proposals(session, chain_id=CHAIN)) == 1
+    finally:
+        store.close()
