@@ -6,7 +6,10 @@ Gather, decide, apply:
 - `StorePortfolio` (a `strategy.quotes.PortfolioSource`): the chain's open lots, the
   latest stored prices, this tax year's realised figures, recent acquisitions and loss
   disposals (window checks) and the fingerprints of active proposals, read in one
-  `Store.reader()` block in a worker thread.
+  `Store.reader()` block in a worker thread. The buys of active proposals count as
+  acquisitions at `taken_at`, so no harvest is proposed that they would wash. Pooled lots
+  (uk, ca: no wallet) are sold from the chain's first wallet. The native coin is valued
+  at the wrapped coin's price.
 - `RouterQuotes` (a `QuoteSource`) over the executor's `TradeRouter.quote`; executor
   errors become `QuoteUnavailable`.
 - `NodeGasPrice` (a `GasPriceSource`) over `ChainClient.next_base_fee_wei`; node errors
@@ -95,6 +98,7 @@ __all__ = [
     "RouterQuotes",
     "ScanOutcome",
     "StorePortfolio",
+    "log_outcome",
     "persist_scan",
     "portfolio_for_chain",
     "proposal_details",
