@@ -35,7 +35,9 @@ def _units(chain: ChainSettings) -> dict[str, tuple[str, int]]:
 
 
 def _whole(amount_raw: int, decimals: int) -> str:
-    return str(Decimal(amount_raw).scaleb(-decimals).normalize()) if decimals else str(amount_raw)
+    if not decimals:
+        return str(amount_raw)
+    return format(Decimal(amount_raw).scaleb(-decimals).normalize(), "f")
 
 
 def lots(
