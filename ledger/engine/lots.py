@@ -31,7 +31,7 @@ from ledger.engine.errors import (
     SpecLotExhausted,
     SpecLotMissing,
 )
-from ledger.engine.money import from_units, share, to_units
+from ledger.engine.money import UNITS_CONTEXT, VALUE_PLACES, from_units, share, to_units
 from ledger.engine.records import (
     DisposalRecord,
     OpenLot,
@@ -566,6 +566,8 @@ def _replay_ordered(book: LotBook, events: Sequence[tuple[datetime, LotEvent]]) 
     terms = book.terms
     before, after = terms.before, terms.after
     deadline_of = terms.deadline
+    deadlines: dict[int, int] = {}
+    exact, places = UNITS_CONTEXT, -VALUE_PLACES
     rule = book.rule
     acquire, dispose, transfer = Action.ACQUIRE, Action.DISPOSE, Action.TRANSFER
     zero = from_units(0)
@@ -595,16 +597,12 @@ def _replay_ordered(book: LotBook, events: Sequence[tuple[datetime, LotEvent]]) 
                 heap = heaps[key] = []
                 held[key] = 0
                 wallets_of.setdefault(asset, []).append(wallet)
+            day = moment.toordinal()
+            deadline = deadlines.get(day)
+            if deadline is None:
+                deadline = deadlines[day] = deadline_of(day)
             lot = OpenLot(
-                event_id,
-                event_id,
-                asset,
-                wallet,
-                amount,
-                cost,
-                moment,
-                moment,
-                deadline_of(moment.toordinal()),
+                event_id, event_id, asset, wallet, amount, cost, moment, moment, deadline
             )
             seq += 1
             if hifo:
@@ -665,8 +663,8 @@ def _replay_ordered(book: LotBook, events: Sequence[tuple[datetime, LotEvent]]) 
                         lot.origin,
                         rule,
                         take,
-                        from_units(cost),
-                        from_units(piece_proceeds),
+                        Decimal(cost).scaleb(places, exact) if cost else zero,
+                        Decimal(piece_proceeds).scaleb(places, exact) if piece_proceeds else zero,
                         piece_term,
                         zero,
                         lot.acquired,
@@ -677,7 +675,8 @@ def _replay_ordered(book: LotBook, events: Sequence[tuple[datetime, LotEvent]]) 
                 only = pieces[0]
                 disposal_proceeds, disposal_cost = only.proceeds, only.cost
             else:
-                disposal_proceeds, disposal_cost = from_units(proceeds), from_units(cost_sum)
+                disposal_proceeds = Decimal(proceeds).scaleb(places, exact) if proceeds else zero
+                disposal_cost = Decimal(cost_sum).scaleb(places, exact) if cost_sum else zero
             frozen.append(
                 build_disposal(
                     event.id,

@@ -29,6 +29,10 @@ VALUE_SCALE: Final = 10**VALUE_PLACES
 _ZERO: Final = Decimal(0)
 _CONTEXT: Final = Context(prec=120, rounding=ROUND_HALF_EVEN, Emax=10**6, Emin=-(10**6))
 
+UNITS_CONTEXT: Final = _CONTEXT
+"""The exact context `from_units` scales in: `Decimal(units).scaleb(-VALUE_PLACES,
+UNITS_CONTEXT)` is `from_units(units)` for non-zero `units`, written out in hot loops."""
+
 
 def to_units(value: Decimal) -> int:
     """Convert a currency amount to value units, rounding half-to-even past 18 places.

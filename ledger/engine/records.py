@@ -30,19 +30,34 @@ _T = TypeVar("_T")
 
 
 def _builder(cls: type[_T]) -> Callable[..., _T]:
-    """A positional constructor for a frozen, slotted dataclass that fills its slots
-    directly: the same object `cls(*values)` makes (none of ours has `__post_init__`), at
-    a fraction of the cost of the frozen `__init__`'s per-field `object.__setattr__`.
+    """A positional constructor for a frozen, slotted dataclass: the same object
+    `cls(*values)` makes (none of ours has `__post_init__`), at a fraction of the cost of
+    the frozen `__init__`'s per-field `object.__setattr__`.
 
+    The object is made as an instance of a mutable twin with the very same slots, filled
+    by plain attribute stores, then given its real class (`__class__` assignment, which
+    Python allows between classes of identical layout); from then on it is frozen like
+    any other. Where the layouts differ the twin is refused at once, and the slots are
+    then filled through the class's own slot descriptors instead (slower, same object).
     The body is generated, one line per field, the way `dataclasses` generates `__init__`.
     Used only here, for the many values a replay emits; every field must be given.
     """
     names = [field.name for field in fields(cls)]  # type: ignore[arg-type]
-    namespace: dict[str, object] = {"_new": object.__new__, "_cls": cls}
-    lines = [f"def build({', '.join(names)}):", "    obj = _new(_cls)"]
-    for name in names:
-        namespace[f"_set_{name}"] = getattr(cls, name).__set__
-        lines.append(f"    _set_{name}(obj, {name})")
+    twin = type(f"_Mutable{cls.__name__}", (), {"__slots__": cls.__dict__["__slots__"]})
+    namespace: dict[str, object] = {"_new": object.__new__, "_cls": cls, "_twin": twin}
+    lines = [f"def build({', '.join(names)}):"]
+    try:
+        probe: object = object.__new__(twin)
+        probe.__class__ = cls
+    except TypeError:  # not the same layout after all
+        lines.append("    obj = _new(_cls)")
+        for name in names:
+            namespace[f"_set_{name}"] = getattr(cls, name).__set__
+            lines.append(f"    _set_{name}(obj, {name})")
+    else:
+        lines.append("    obj = _new(_twin)")
+        lines.extend(f"    obj.{name} = {name}" for name in names)
+        lines.append("    obj.__class__ = _cls")
     lines.append("    return obj")
     exec("\n".join(lines), namespace)
     build = namespace["build"]
