@@ -6,7 +6,8 @@ checkpoint (`ledger.booking.ledger_delta`: gas, wraps and transfers included); t
 balance is `balanceOf` / `eth_getBalance` at that block. When the checkpoint is the
 node's latest block the calls are made at `latest` (the same state, and a node restored
 from a state dump answers nothing else); a node without past state and a checkpoint
-below the head is reported as `PastStateUnavailable`.
+below the head is reported as `PastStateUnavailable`. A token that cannot answer
+`balanceOf` (a spam or hostile contract) is listed as unverifiable, not as a difference.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from indexer.errors import IndexerError, RpcError
+from indexer.errors import IndexerError, MalformedResponse, RpcError
 from indexer.records import parse_quantity
 from indexer.rpc import RpcCall, RpcClient
 from ledger.booking import ledger_delta
@@ -54,12 +55,13 @@ class BalanceCheck:
     wallet: Address
     asset: Address
     ledger_raw: int
-    chain_raw: int
+    chain_raw: int | None
+    """None when the asset cannot answer `balanceOf` (spam, hostile contracts)."""
 
     @property
     def difference_raw(self) -> int:
-        """Chain minus ledger (0 when they agree)."""
-        return self.chain_raw - self.ledger_raw
+        """Chain minus ledger (0 when they agree or the chain cannot tell)."""
+        return 0 if self.chain_raw is None else self.chain_raw - self.ledger_raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,11 @@ class VerifyReport:
     def differences(self) -> tuple[BalanceCheck, ...]:
         """The checks that disagree."""
         return tuple(c for c in self.checks if c.difference_raw != 0)
+
+    @property
+    def unverifiable(self) -> tuple[BalanceCheck, ...]:
+        """The checks whose asset gave no balance (not counted as differences)."""
+        return tuple(c for c in self.checks if c.chain_raw is None)
 
 
 def ledger_balances(
@@ -118,22 +125,30 @@ async def verify_balances(
     tag = "latest" if head == block else hex(block)
     wanted_assets = set(assets) | {NATIVE_ASSET} | {a for _, a in balances}
     pairs = sorted({(w, a) for w in wallets for a in wanted_assets} | set(balances))
-    calls = [
-        RpcCall("eth_getBalance", [wallet, tag])
-        if asset == NATIVE_ASSET
-        else RpcCall(
-            "eth_call",
-            [{"to": asset, "data": BALANCE_OF_SELECTOR + wallet[2:].lower().rjust(64, "0")}, tag],
-        )
-        for wallet, asset in pairs
-    ]
+    native = [(w, a) for w, a in pairs if a == NATIVE_ASSET]
     try:
-        results = await rpc.batch(calls)
+        # Balances never revert: an error here means no state at that block.
+        found = await rpc.batch([RpcCall("eth_getBalance", [w, tag]) for w, _ in native])
     except RpcError as exc:
         raise PastStateUnavailable(chain_id, block, exc.message) from exc
-    checks = []
-    for (wallet, asset), result in zip(pairs, results, strict=True):
-        method = "eth_getBalance" if asset == NATIVE_ASSET else "eth_call"
-        chain_raw = 0 if result in ("0x", None) else parse_quantity(result, method)
-        checks.append(BalanceCheck(wallet, asset, balances.get((wallet, asset), 0), chain_raw))
+    chain: dict[tuple[Address, Address], int | None] = {
+        pair: parse_quantity(result, "eth_getBalance")
+        for pair, result in zip(native, found, strict=True)
+    }
+
+    async def token_balance(wallet: Address, asset: Address) -> int | None:
+        data = BALANCE_OF_SELECTOR + wallet[2:].lower().rjust(64, "0")
+        try:
+            result = await rpc.call("eth_call", {"to": asset, "data": data}, tag)
+            return 0 if result in ("0x", None) else parse_quantity(result, "eth_call")
+        except (RpcError, MalformedResponse):
+            return None  # no balanceOf (spam, hostile contracts): cannot be verified
+
+    tokens = [(w, a) for w, a in pairs if a != NATIVE_ASSET]
+    answers = await asyncio.gather(*(token_balance(w, a) for w, a in tokens))
+    chain.update(zip(tokens, answers, strict=True))
+    checks = [
+        BalanceCheck(wallet, asset, balances.get((wallet, asset), 0), chain[(wallet, asset)])
+        for wallet, asset in pairs
+    ]
     return VerifyReport(chain_id, block, tuple(checks))

@@ -81,6 +81,12 @@ def verify(
     for chain, report in zip(settings.chains, reports, strict=True):
         wallets = {str(w.address): w.label for w in chain.wallets}
         symbols = _symbols(chain)
+        for check in report.unverifiable:
+            console.print(
+                f"chain {report.chain_id}: {symbols.get(str(check.asset), str(check.asset))} "
+                f"of {wallets.get(str(check.wallet), str(check.wallet))} cannot be verified "
+                f"(no balanceOf); ledger holds {check.ledger_raw} raw"
+            )
         if not report.differences:
             console.print(
                 f"chain {report.chain_id} at block {report.block_number}: "
@@ -98,7 +104,7 @@ def verify(
                 wallets.get(str(check.wallet), str(check.wallet)),
                 symbols.get(str(check.asset), str(check.asset)),
                 str(check.ledger_raw),
-                str(check.chain_raw),
+                str(check.chain_raw) if check.chain_raw is not None else "n/a",
                 str(check.difference_raw),
             )
         console.print(table)
