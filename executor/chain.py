@@ -33,6 +33,7 @@ from web3.types import RPCEndpoint
 from executor.calldata import to_address
 from executor.errors import CallReverted, RpcError, RpcUnavailable
 from ledger.ids import Address, BlockNumber, ChainId, TxHash
+from ledger.redaction import redact_url, scrub_url_secrets
 
 ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
 
@@ -116,9 +117,10 @@ def _tx_params(request: CallRequest) -> dict[str, Any]:
 class ChainClient:
     """Typed access to one EVM node through AsyncWeb3 (HTTP)."""
 
-    def __init__(self, w3: AsyncWeb3[Any], endpoint: str) -> None:
+    def __init__(self, w3: AsyncWeb3[Any], url: str) -> None:
         self._w3 = w3
-        self._endpoint = endpoint
+        self._url = url
+        self._endpoint = redact_url(url)
 
     @classmethod
     def from_url(cls, url: str, timeout_seconds: float = 20.0) -> ChainClient:
@@ -132,8 +134,12 @@ class ChainClient:
 
     @property
     def endpoint(self) -> str:
-        """The node's URL (for logs; never carries credentials in tests)."""
+        """The node's URL as logs and errors show it: scheme, host and port only (hosted
+        RPCs carry their keys in the user-info, path or query)."""
         return self._endpoint
+
+    def _scrubbed(self, text: str) -> str:
+        return scrub_url_secrets(text, self._url)
 
     async def close(self) -> None:
         """Release the HTTP session."""
@@ -155,11 +161,14 @@ class ChainClient:
             if isinstance(error, dict):
                 raw_code = error.get("code")
                 code = raw_code if isinstance(raw_code, int) else None
-            raise RpcError(method, code, exc.message) from None
+            # Providers echo the request URL (and so its key) in some error messages.
+            raise RpcError(method, code, self._scrubbed(str(exc.message))) from None
         except (aiohttp.ClientError, TimeoutError, TimeExhausted) as exc:
-            raise RpcUnavailable(method, self._endpoint, f"{type(exc).__name__}: {exc}") from None
+            reason = self._scrubbed(f"{type(exc).__name__}: {exc}")
+            raise RpcUnavailable(method, self._endpoint, reason) from None
         except (Web3Exception, OSError) as exc:
-            raise RpcUnavailable(method, self._endpoint, f"{type(exc).__name__}: {exc}") from None
+            reason = self._scrubbed(f"{type(exc).__name__}: {exc}")
+            raise RpcUnavailable(method, self._endpoint, reason) from None
 
     async def chain_id(self) -> ChainId:
         """eth_chainId.

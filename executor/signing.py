@@ -77,7 +77,8 @@ def sign_transaction(tx: UnsignedTx, key: SecretKey) -> SignedTx:
     }
     try:
         signed = Account.sign_transaction(fields, key.get_secret_value())
-    except (ValueError, TypeError, EthValidationError) as exc:
+    except (ValueError, TypeError, EthValidationError, RLPException) as exc:
+        # rlp refuses out-of-range fields (a negative value) with its own exception tree.
         raise SigningFailed(tx.sender, type(exc).__name__) from None
     return SignedTx(tx, bytes(signed.raw_transaction), TxHash("0x" + bytes(signed.hash).hex()))
 

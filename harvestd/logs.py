@@ -149,6 +149,7 @@ def _pre_chain() -> list[Processor]:
 
 
 _CHATTY_LIBRARIES: Final = ("alembic",)
+_WIRE_LOGGERS: Final = ("web3.providers", "web3.manager", "web3._utils.http_session_manager")
 
 def configure_logging(
     level: LogLevel | str = LogLevel.INFO,
@@ -198,6 +199,11 @@ def configure_logging(
     # context) would drown the events users review; their warnings still come through.
     for chatty in _CHATTY_LIBRARIES:
         logging.getLogger(chatty).setLevel(max(logging.WARNING, _LEVELS[log_level]))
+    # web3 logs every raw request and response with the full endpoint URL at DEBUG, and
+    # providers echo API keys in their error bodies: those never reach our logs, at any
+    # level (the adapters log what matters, redacted).
+    for wire in _WIRE_LOGGERS:
+        logging.getLogger(wire).setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

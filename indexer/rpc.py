@@ -31,13 +31,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self
-from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
 
 from indexer.concurrency import run_all
 from indexer.errors import MalformedResponse, RangeTooLarge, RpcError, RpcTimeout, RpcUnavailable
+from ledger.redaction import redact_url, scrub_url_secrets
 
 log = structlog.get_logger(__name__)
 
@@ -56,22 +56,6 @@ _RATE_LIMITED: Final = re.compile(
 _TRANSIENT_CODES: Final = frozenset({-32000, -32005, -32603, 429})
 """JSON-RPC codes some providers use for overload; retried only with a rate-limit message
 (-32603 and -32000 are also used for genuine failures, e.g. a revert)."""
-
-
-def redact_url(url: str) -> str:
-    """Keep only the scheme, host and port of an RPC URL (keys hide in user-info, path, query).
-
-    Raises:
-        Nothing.
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:  # a malformed port: show none rather than fail
-        port = ""
-    tail = "/…" if (parts.path not in ("", "/") or parts.query) else ""
-    return f"{parts.scheme}://{host}{port}{tail}"
 
 
 def is_range_too_large(code: int, message: str) -> bool:
@@ -360,12 +344,12 @@ class RpcClient:
                 failures[index] = MalformedResponse(calls[index].method, "no answer in the batch")
         return failures
 
-    @staticmethod
-    def _raise_item_error(method: str, error: Any) -> None:
+    def _raise_item_error(self, method: str, error: Any) -> None:
         if not isinstance(error, dict):
             raise MalformedResponse(method, f"error is not an object: {error!r:.80}")
         code = error.get("code")
-        message = str(error.get("message", ""))
+        # Providers echo the request URL (and so its key) in some error messages.
+        message = scrub_url_secrets(str(error.get("message", "")), self._url)
         if not isinstance(code, int):
             raise MalformedResponse(method, f"error code is not an int: {code!r}")
         if is_range_too_large(code, message):
