@@ -570,6 +570,8 @@ def _replay_ordered(book: LotBook, events: Sequence[tuple[datetime, LotEvent]]) 
     exact, places = UNITS_CONTEXT, -VALUE_PLACES
     rule = book.rule
     acquire, dispose, transfer = Action.ACQUIRE, Action.DISPOSE, Action.TRANSFER
+    withdraw = Action.WITHDRAW
+    removals = book.removals
     zero = from_units(0)
     mixed = Term.MIXED
     fees: dict[Decimal, int] = {}
@@ -649,8 +651,11 @@ def _replay_ordered(book: LotBook, events: Sequence[tuple[datetime, LotEvent]]) 
                     lot.amount = available - take
                 if take == left_amount:
                     piece_proceeds = left_proceeds
-                else:
-                    piece_proceeds = share(left_proceeds, take, left_amount)
+                else:  # share(left_proceeds, take, left_amount), written out
+                    piece_proceeds, remainder = divmod(left_proceeds * take, left_amount)
+                    twice = remainder * 2
+                    if twice > left_amount or (twice == left_amount and piece_proceeds & 1):
+                        piece_proceeds += 1
                 left_proceeds -= piece_proceeds
                 left_amount -= take
                 cost_sum += cost
@@ -759,6 +764,33 @@ def _replay_ordered(book: LotBook, events: Sequence[tuple[datetime, LotEvent]]) 
                 else:
                     heappush(to_heap, (moved.acquired, 0, seq, moved))
             held[to_key] += amount
+        elif action is withdraw and not event.lots:
+            wallet, asset, amount = event.wallet, event.asset, event.amount_raw
+            key = (wallet, asset)
+            have = held.get(key, 0)
+            if have < amount:
+                raise InsufficientLots(wallet, asset, amount, have, event.id)
+            held[key] = have - amount
+            heap = heaps[key]
+            removed: list[tuple[str, str | None, int, int]] = []
+            left_amount = amount
+            while left_amount:
+                lot = heap[0][3]
+                available = lot.amount
+                if not available:  # emptied by a specific identification
+                    heappop(heap)
+                    continue
+                if available <= left_amount:
+                    heappop(heap)
+                    removed.append((lot.id, lot.origin, available, lot.cost))
+                    left_amount -= available
+                else:
+                    cost = share(lot.cost, left_amount, available)
+                    lot.cost -= cost
+                    lot.amount = available - left_amount
+                    removed.append((lot.id, lot.origin, left_amount, cost))
+                    left_amount = 0
+            removals.append(RemovalRecord(event.id, event.time, asset, wallet, amount, removed))
         else:
             book.seq = seq
             if action is dispose:
@@ -769,8 +801,6 @@ def _replay_ordered(book: LotBook, events: Sequence[tuple[datetime, LotEvent]]) 
                 frozen.append(record.freeze())
             elif action is transfer:
                 book.transfer(event)
-            elif action is Action.WITHDRAW:
-                book.withdraw(event)
             else:
                 book.convert(event)
             seq = book.seq
