@@ -7,17 +7,20 @@
   trade (`TradePlanner.plan`: fresh quotes, guards, exact calldata, simulation; logged as
   `trade_planned`); nothing is signed, sent or written. The ids planned are remembered in
   memory, so a proposal is planned once per daemon run; `proposal_planned` closes each.
-- live: the first run resumes whatever an earlier process left signed or sent
-  (`TradeExecutor.resume`); then every approved proposal (or open one, with
+- live: each run first resumes whatever was left signed or sent, by an earlier process
+  or by a receipt that timed out (`TradeExecutor.resume`); then every approved proposal (or open one, with
   `execution.auto_approve`), and every one left `executing`, has its trades planned right
   before each is executed (`TradeExecutor.execute`: exactly once, persisted before
-  broadcast). A trade that sells what the previous trade of the proposal bought (same
-  wallet) sells the amount that trade actually returned.
+  broadcast). A trade already confirmed is skipped (never planned again), one still in
+  flight holds back the rest of its proposal. A trade that sells what the previous trade
+  of the proposal bought (same wallet) sells the amount that trade actually returned.
 
 A guard's refusal is logged by the planner or sender (`trade_refused`, with the guard and
 its numbers), counted with `JobContext.record_trades(refused={reason: n})`, and stops that
 proposal for this run; other executor errors are logged as `trade_not_executed` and stop
-that proposal too. Trades sent are counted with `record_trades(sent=n)`.
+that proposal too. In live mode a refused proposal is planned again only after
+`RETRY_AFTER_REFUSAL_SECONDS`, not on every run. Trades sent are counted with
+`record_trades(sent=n)`.
 
 Reference prices (`ReferencePrices`) are the store's latest stored price of every
 configured token (the numeraire at 1 USD when it has none), the native coin priced as the
@@ -68,11 +71,13 @@ from ledger.store.records import ExecutionState
 
 __all__ = [
     "ProposalTrade",
+    "TradeProgress",
     "execute_job",
     "guard_limits",
     "proposal_trades",
     "reference_prices",
     "spent_today_usd",
+    "trade_progress",
 ]
 
 log = get_logger(__name__)
@@ -81,6 +86,9 @@ LATEST_BLOCK: Final = BlockNumber(2**62)
 """`at_or_before` for 'the latest stored price'."""
 
 GWEI: Final = 10**9
+
+RETRY_AFTER_REFUSAL_SECONDS: Final = 60.0
+"""Live: how long a proposal a guard refused waits before it is planned again."""
 
 DRY_RUN_STATUSES: Final = (ProposalStatus.OPEN, ProposalStatus.APPROVED)
 LIVE_STATUSES: Final = (ProposalStatus.APPROVED, ProposalStatus.EXECUTING)
@@ -275,12 +283,33 @@ def _proposals(
         return list_proposals(session, statuses=statuses, chain_id=chain_id)
 
 
-def _confirmed_out(store: Store, proposal_id: str, trade_index: int) -> int | None:
-    with store.reader("trade outcome") as session:
-        for record in list_executions(session, proposal_id=proposal_id):
-            if record.trade_index == trade_index and record.state is ExecutionState.CONFIRMED:
-                return record.amount_out_raw
-    return None
+@dataclass(frozen=True, slots=True)
+class TradeProgress:
+    """What the store says of one trade of a proposal."""
+
+    confirmed_out_raw: int | None
+    """The output of its confirmed execution; None when none is confirmed."""
+    in_flight: bool
+    """An attempt is still signed or sent (the runner is following it)."""
+
+
+def trade_progress(store: Store, proposal_id: str, trade_index: int) -> TradeProgress:
+    """Whether a trade is confirmed (and what it returned) or still in flight.
+
+    Raises:
+        StoreError: the database failed.
+    """
+    with store.reader("trade progress") as session:
+        records = [
+            r
+            for r in list_executions(session, proposal_id=proposal_id)
+            if r.trade_index == trade_index
+        ]
+    for record in records:
+        if record.state is ExecutionState.CONFIRMED:
+            return TradeProgress(record.amount_out_raw or 0, in_flight=False)
+    in_flight = any(r.state in (ExecutionState.SIGNED, ExecutionState.SENT) for r in records)
+    return TradeProgress(None, in_flight=in_flight)
 
 
 # ------------------------------------------------------------------------- apply
@@ -303,6 +332,8 @@ class _ChainMemory:
 
     resumed: bool = False
     planned: set[str] = field(default_factory=set)
+    retry_at: dict[str, float] = field(default_factory=dict)
+    """Live: a proposal refused by a guard is tried again from this (monotonic) time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +443,13 @@ async def _execute_proposal(
                 signer=signer,
             )
             return
+        progress = await asyncio.to_thread(trade_progress, store, proposal.id, trade.index)
+        if progress.confirmed_out_raw is not None:
+            # Done by an earlier run: never planned or sent again.
+            previous, previous_out = trade, progress.confirmed_out_raw
+            continue
+        if progress.in_flight:
+            return  # the runner follows it (resume); the next trades wait for its outcome
         amount = trade.amount_raw
         if is_next_leg(previous, trade) and previous_out is not None:
             amount = previous_out
@@ -446,7 +484,9 @@ async def _execute_proposal(
         previous_out = (
             result.outcome.amount_out_raw
             if result.outcome is not None
-            else await asyncio.to_thread(_confirmed_out, store, proposal.id, trade.index)
+            else (
+                await asyncio.to_thread(trade_progress, store, proposal.id, trade.index)
+            ).confirmed_out_raw
         )
 
 
@@ -481,17 +521,26 @@ async def _run_chain(
                 await _plan_proposal(tools, store, chain, proposal, tally)
             return tally
         assert key is not None
-        if not memory.resumed:
-            results = await tools.executor.resume(key)
-            memory.resumed = True
+        # Every run: attempts left signed/sent (by an earlier process, or by a receipt that
+        # timed out in an earlier run) are followed to their outcome before anything new.
+        results = await tools.executor.resume(key)
+        if results or not memory.resumed:
             log.info("executions_resumed", chain_id=chain_id, count=len(results))
+        memory.resumed = True
         statuses: tuple[ProposalStatus, ...] = LIVE_STATUSES
         if settings.execution.auto_approve:
             statuses = (ProposalStatus.OPEN, *LIVE_STATUSES)
+        loop = asyncio.get_running_loop()
         for proposal in await asyncio.to_thread(_proposals, store, chain_id, statuses):
             if context.is_stopping():
                 break
+            if memory.retry_at.get(proposal.id, 0.0) > loop.time():
+                continue
+            refused_before = sum(tally.refused.values())
             await _execute_proposal(tools, store, chain, proposal, key, tally)
+            if sum(tally.refused.values()) > refused_before:
+                # Not every execute interval: the market has to move first.
+                memory.retry_at[proposal.id] = loop.time() + RETRY_AFTER_REFUSAL_SECONDS
         return tally
     finally:
         await client.close()

@@ -11,12 +11,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableMapping
+import secrets
+from collections.abc import Iterator, MutableMapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
 from eth_utils.address import to_checksum_address
+from psycopg import sql
 from structlog.testing import capture_logs
 
 from harvestd.commands.backfill import backfill_chains
@@ -25,6 +29,8 @@ from harvestd.executing import execute_job, proposal_trades
 from harvestd.metrics import DaemonMetrics
 from harvestd.scanning import scan_chain
 from harvestd.settings import Settings, load_settings
+from harvestd.world.artifacts import load_artifact
+from harvestd.world.deploy import FAR_DEADLINE, call_data
 from harvestd.world.launch import World
 from ledger.ids import ChainId
 from ledger.store import (
@@ -43,10 +49,37 @@ ROOT = Path(__file__).resolve().parents[3]
 LOCAL_CONFIG = ROOT / "config" / "local.yaml"
 CHAIN = ChainId(31337)
 KEY_VAR = "HARVESTD_PRIVATE_KEY"
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+NO_WASH_NO_REBALANCE = {
+    "wash_sale: true": "wash_sale: false",
+    "  rebalance:\n    enabled: true": "  rebalance:\n    enabled: false",
+}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh SQLite file, or a uniquely named Postgres database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/ledger.db"
+        return
+    name = f"harvestd_t_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 def world_settings(
-    tmp_path: Path, world: World, replace: dict[str, str], environ: dict[str, str]
+    tmp_path: Path,
+    world: World,
+    replace: dict[str, str],
+    environ: dict[str, str],
+    db_url: str | None = None,
 ) -> Settings:
     text = LOCAL_CONFIG.read_text()
     for old, new in replace.items():
@@ -56,7 +89,7 @@ def world_settings(
     path.write_text(text)
     env = {
         "HARVESTD_RPC_URL": world.rpc_url,
-        "HARVESTD_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db",
+        "HARVESTD_DATABASE_URL": db_url or f"sqlite:///{tmp_path}/ledger.db",
         **environ,
     }
     return load_settings(path, env)
@@ -149,6 +182,44 @@ def test_dry_run_plans_each_open_proposal_once_and_sends_nothing(
         store.close()
 
 
+def buy_on_v3(world: World, token: str, wei: int) -> None:
+    """The `trader` account buys `token` with native ETH through WETH -> USDC -> token on
+    the V3 pools of fee 500."""
+    chain = world.chain()
+    manifest = world.manifest
+    trader = manifest.account("trader").address
+    router = chain.contract(load_artifact("SwapRouter"), manifest.contracts.swap_router)
+    usdc = manifest.token("USDC").address
+    fee = (500).to_bytes(3, "big")
+    path = bytes.fromhex(manifest.contracts.weth[2:]) + fee + bytes.fromhex(usdc[2:])
+    if token != usdc:
+        path += fee + bytes.fromhex(token[2:])
+    chain.transact(
+        "move the market (v3)",
+        trader,
+        manifest.contracts.swap_router,
+        call_data(router, "exactInput", (path, trader, FAR_DEADLINE, wei, 0)),
+        value_wei=wei,
+    )
+
+
+def buy_on_v2(world: World, token: str, wei: int) -> None:
+    """The `trader` account buys `token` with native ETH through WETH -> USDC -> token (V2)."""
+    chain = world.chain()
+    manifest = world.manifest
+    trader = manifest.account("trader").address
+    router = chain.contract(load_artifact("UniswapV2Router02"), manifest.contracts.v2_router)
+    usdc = manifest.token("USDC").address
+    path = [manifest.contracts.weth, usdc] + ([] if token == usdc else [token])
+    chain.transact(
+        "move the market",
+        trader,
+        manifest.contracts.v2_router,
+        call_data(router, "swapExactETHForTokens", 0, path, trader, FAR_DEADLINE),
+        value_wei=wei,
+    )
+
+
 def _harvest(outcome_created: tuple[ProposalRecord, ...]) -> ProposalRecord:
     harvests = [p for p in outcome_created if p.kind == "harvest"]
     assert harvests, [p.kind for p in outcome_created]
@@ -228,5 +299,71 @@ def test_live_executes_an_approved_harvest_and_books_its_expected_loss(
         )
         assert expected < 0 and booked_gain < 0
         assert abs(booked_gain - expected) <= tolerance
+    finally:
+        store.close()
+
+
+def test_live_two_leg_harvest_sells_what_the_first_leg_returned_exactly_once(
+    clean_world: World, tmp_path: Path, db_url: str
+) -> None:
+    manifest = clean_world.manifest
+    plain = world_settings(tmp_path, clean_world, NO_WASH_NO_REBALANCE, {}, db_url)
+    store = backfilled_store(plain)
+    try:
+        with capture_logs():
+            outcome = asyncio.run(scan_chain(plain, store, plain.chains[0]))
+        main = manifest.account("main")
+        # Without the wash-sale rule a harvest sells the asset and buys it back: two legs.
+        proposal = next(
+            p
+            for p in outcome.created
+            if p.kind == "harvest" and p.wallet == main.address and p.trade_count == 2
+        )
+        first, second = proposal_trades(proposal)
+        assert first.buy_asset == second.sell_asset
+        environ = {KEY_VAR: main.private_key}
+        live_replace = {
+            **NO_WASH_NO_REBALANCE,
+            "mode: dry_run": "mode: live",
+            "max_price_impact_bps: 100": "max_price_impact_bps: 400",
+        }
+        live = world_settings(tmp_path, clean_world, live_replace, environ, db_url)
+        with store.transaction() as session:
+            update_proposal_status(session, proposal.id, ProposalStatus.APPROVED)
+        # The market moves after the proposal: someone buys what the harvest sells, so its
+        # first leg returns more than the proposal expected.
+        buy_on_v2(clean_world, first.sell_asset, 10**17)
+        buy_on_v3(clean_world, first.sell_asset, 10**17)
+
+        logs = run_job(live, store, environ)
+
+        assert len([e for e in logs if e["event"] == "trade_executed"]) == 2, [
+            (e["event"], e.get("reason"), e.get("error")) for e in logs
+        ]
+        with store.reader() as session:
+            assert get_proposal(session, proposal.id).status is ProposalStatus.EXECUTED
+            confirmed = {
+                r.trade_index: r
+                for r in list_executions(session, proposal_id=proposal.id)
+                if r.state is ExecutionState.CONFIRMED
+            }
+        assert sorted(confirmed) == [0, 1]
+        assert confirmed[0].amount_in_raw == first.amount_raw
+        assert confirmed[0].amount_out_raw != first.expected_out_raw
+        # The second leg sold exactly what the first one returned, not the proposal's guess.
+        assert confirmed[1].amount_in_raw == confirmed[0].amount_out_raw
+        print(
+            f"leg0 out={confirmed[0].amount_out_raw} expected={first.expected_out_raw}; "
+            f"leg1 in={confirmed[1].amount_in_raw} proposal={second.amount_raw}"
+        )
+
+        # Exactly once: another run (a restart's, too) sends nothing.
+        nonce = clean_world.chain().w3.eth.get_transaction_count(to_checksum_address(main.address))
+        again = run_job(live, store, environ)
+        assert not [e for e in again if e["event"] in ("trade_sent", "trade_planned")]
+        assert (
+            clean_world.chain().w3.eth.get_transaction_count(to_checksum_address(main.address))
+            == nonce
+        )
     finally:
         store.close()
