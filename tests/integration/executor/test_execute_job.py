@@ -103,20 +103,34 @@ def backfilled_store(settings: Settings) -> Store:
 
 
 def run_job(
-    settings: Settings, store: Store, environ: dict[str, str], times: int = 1
+    settings: Settings,
+    store: Store,
+    environ: dict[str, str],
+    times: int = 1,
+    metrics: DaemonMetrics | None = None,
 ) -> list[MutableMapping[str, Any]]:
     """Run the execute job `times` times in one loop (the job keeps memory between runs)."""
     job = execute_job(settings, store, environ=environ)
-    metrics = DaemonMetrics()
+    counters = metrics or DaemonMetrics()
 
     async def go() -> None:
-        context = JobContext(JobName("execute_approved"), None, asyncio.Event(), metrics)
+        context = JobContext(JobName("execute_approved"), None, asyncio.Event(), counters)
         for _ in range(times):
             await job(context)
 
     with capture_logs() as logs:
         asyncio.run(go())
     return logs
+
+
+def counted(metrics: DaemonMetrics, name: str) -> dict[str, float]:
+    """A counter's samples by reason (or "" without one) on chain 31337."""
+    found: dict[str, float] = {}
+    for family in metrics.registry.collect():
+        for sample in family.samples:
+            if sample.name == name and sample.labels.get("chain_id") == "31337":
+                found[sample.labels.get("reason", "")] = sample.value
+    return found
 
 
 def nonces(world: World) -> dict[str, int]:
@@ -142,7 +156,8 @@ def test_dry_run_plans_each_open_proposal_once_and_sends_nothing(
         before_nonces = nonces(clean_world)
         before_head = clean_world.chain().w3.eth.block_number
 
-        logs = run_job(settings, store, {}, times=2)
+        metrics = DaemonMetrics()
+        logs = run_job(settings, store, {}, times=2, metrics=metrics)
 
         planned = [e for e in logs if e["event"] == "trade_planned"]
         finished = [e for e in logs if e["event"] == "proposal_planned"]
@@ -158,6 +173,11 @@ def test_dry_run_plans_each_open_proposal_once_and_sends_nothing(
         assert sorted(seen) == sorted(p.id for p in outcome.created)
         for event in refused:
             assert event["reason"] and event["stage"] == "plan"
+        # Refusals are counted by guard for /metrics.
+        by_reason: dict[str, float] = {}
+        for event in refused:
+            by_reason[event["reason"]] = by_reason.get(event["reason"], 0) + 1
+        assert counted(metrics, "harvestd_trades_refused_total") == by_reason
         for event in planned:
             assert event["dry_run"] is True
             swaps = [t for t in event["transactions"] if t["purpose"] == "swap"]
@@ -252,8 +272,10 @@ def test_live_executes_an_approved_harvest_and_books_its_expected_loss(
         with store.transaction() as session:
             update_proposal_status(session, proposal.id, ProposalStatus.APPROVED)
 
-        logs = run_job(live, store, environ)
+        metrics = DaemonMetrics()
+        logs = run_job(live, store, environ, metrics=metrics)
 
+        assert counted(metrics, "harvestd_trades_sent_total") == {"": 1}
         executed = [e for e in logs if e["event"] == "trade_executed"]
         assert len(executed) == 1, [e for e in logs if e["log_level"] != "debug"]
         assert owner.private_key.removeprefix("0x") not in repr(logs)
