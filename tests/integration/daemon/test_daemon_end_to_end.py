@@ -163,11 +163,11 @@ def ledger_state(store: Store) -> tuple[int, int, int]:
 
 
 def test_run_backfills_scans_books_new_swaps_stops_and_resumes(
-    make_world: WorldFactory, tmp_path: Path
+    make_world: WorldFactory, tmp_path: Path, store_url: str
 ) -> None:
     started = time.monotonic()
     world = make_world()
-    db_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    db_url = store_url  # a fresh SQLite file, or a fresh Postgres database (conftest)
     environ = {"HARVESTD_RPC_URL": world.rpc_url, "HARVESTD_DATABASE_URL": db_url}
     config = write_settings(tmp_path, pick_free_port(0))
 
