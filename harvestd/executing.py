@@ -74,10 +74,13 @@ __all__ = [
     "TradeProgress",
     "execute_job",
     "guard_limits",
+    "is_next_leg",
     "proposal_trades",
     "reference_prices",
+    "run_policy",
     "spent_today_usd",
     "trade_progress",
+    "trade_request",
 ]
 
 log = get_logger(__name__)
