@@ -13,6 +13,14 @@ Each (wallet, asset) has a heap of open lots ordered the way the method takes th
 Transfers, conversions and non-taxable sends take lots in the method's order (fifo for
 spec without named lots, and for min_tax, which needs a price). A disposal draws only
 on its own wallet. Jurisdiction-specific loss rules hook in through `LossRule`.
+
+Two loops replay a book. With a loss rule (the wash sale) a booked disposal may still
+change (a later purchase can disallow part of its loss), so the book keeps working
+records and freezes them at the end. Without one, and with fifo, lifo or hifo, nothing
+reaches back: `_replay_ordered` books acquisitions, disposals, transfers and sends in one
+loop over plain integers and freezes each disposal as it is booked (the bulk of replays,
+and the one the throughput benchmark measures). Both loops share the heaps, the keys and
+the order of pushes, and give identical results.
 """
 
 from __future__ import annotations
