@@ -112,16 +112,17 @@ def basis(
     Raises:
         typer.Exit: 2 for a file that cannot be read, 1 for an event the engine refuses.
     """
-    errors = Console(stderr=True)
+    # Errors are one plain line each (never soft-wrapped to the terminal's width), so
+    # they stay greppable and name the event in one piece.
     try:
         parsed = load_basis_file(file)
     except BasisFileError as exc:
-        errors.print(f"error: {exc}", markup=False, highlight=False)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_FILE) from None
     try:
         result = run_basis_file(parsed)
     except EngineError as exc:
-        errors.print(f"error: {file}: {exc}", markup=False, highlight=False)
+        typer.echo(f"error: {file}: {exc}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
     if json_output:
         typer.echo(dumps_result(result, parsed.decimals))
