@@ -211,6 +211,21 @@ class ChainIndexer:
             pools=len(self._pools),
         )
 
+    def on_client(self, rpc: RpcClient) -> ChainIndexer:
+        """This indexer, with what `prepare` learned (trace method, pools, decimals, the
+        adaptive block span) kept, reading through another client — the daemon opens one
+        client per tick but prepares once per process.
+
+        Raises:
+            Nothing.
+        """
+        twin = replace(self, rpc=rpc, _sweeper=None)
+        if self._sweeper is not None:
+            twin._sweeper = LogSweeper(
+                rpc, span=self._sweeper.span, max_parallel_chunks=self.plan.max_concurrency
+            )
+        return twin
+
     @property
     def sweeper(self) -> LogSweeper:
         """The log sweeper (after `prepare`).

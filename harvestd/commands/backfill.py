@@ -197,20 +197,24 @@ def index_chain_job(settings: Settings, chain: ChainSettings, store: Store) -> J
     plan = plan_for(settings, chain)
     rpc_url = chain.rpc_url.get_secret_value()
 
-    first = True
+    prepared: ChainIndexer | None = None
 
     async def run(context: JobContext) -> None:
-        nonlocal first
+        nonlocal prepared
         async with RpcClient(rpc_url, max_concurrency=chain.max_concurrency) as rpc:
-            # The first tick re-derives whatever a previous process left; later ticks only
-            # after booking something (a full replay of the chain's events).
-            indexer = ChainIndexer(plan, store, rpc, needs_derive=first)
+            if prepared is None:
+                # The first tick re-derives whatever a previous process left; later ticks
+                # only after booking something (a full replay of the chain's events).
+                indexer = ChainIndexer(plan, store, rpc, needs_derive=True)
+            else:
+                # Trace method, pools, decimals and the learned block span carry over.
+                indexer = prepared.on_client(rpc)
             while not context.is_stopping():
                 outcome = await indexer.step()
                 if outcome.caught_up:
                     break
             await indexer.derive()
-            first = False
+            prepared = indexer
 
     return run
 

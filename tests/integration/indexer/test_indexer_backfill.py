@@ -456,7 +456,11 @@ def test_daemon_index_job_catches_up_and_then_books_new_blocks(
     try:
         job = index_chain_job(settings, settings.chains[0], store)
         context = JobContext(JobName("index:31337"), CHAIN, asyncio.Event(), DaemonMetrics())
-        asyncio.run(job(context))
+        with capture_logs() as first_ticks:
+            asyncio.run(job(context))
+            asyncio.run(job(context))  # caught up: books nothing, prepares nothing again
+        prepared = [e for e in first_ticks if e["event"] == "indexer_prepared"]
+        assert len(prepared) == 1, "the job prepares once per process, not once per tick"
         with store.reader() as session:
             booked = count_events(session, CHAIN)
             lots = len(load_lots(session, CHAIN, open_only=True))
