@@ -44,13 +44,21 @@ def world() -> Iterator[World]:
 
 @pytest.fixture
 def clean_world(world: World) -> Iterator[World]:
-    """The session world, reverted to its state before the test when the test ends."""
+    """The session world, reverted to its state before the test when the test ends.
+
+    Anvil's `evm_revert` restores state and blocks but not a base fee forced with
+    `anvil_setNextBlockBaseFeePerGas`; the fixture restores that too, so a test that
+    prices gas high cannot leak it into the tests after it.
+    """
     chain = world.chain()
+    latest = chain.request("eth_getBlockByNumber", ["latest", False])
+    base_fee = latest["baseFeePerGas"]
     snapshot = chain.snapshot()
     try:
         yield world
     finally:
         chain.revert(snapshot)
+        chain.request("anvil_setNextBlockBaseFeePerGas", [base_fee])
 
 
 @pytest.fixture

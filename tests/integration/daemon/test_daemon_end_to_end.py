@@ -40,11 +40,10 @@ Event = dict[str, Any]
 
 
 def write_settings(tmp_path: Path, port: int) -> Path:
-    """config/local.yaml for this test: JSON logs, a free port, no wash-sale rule (so the
-    world has both harvests and a rebalance), the scan every minute."""
+    """config/local.yaml for this test (no wash-sale rule, so the world has both harvests
+    and a rebalance): JSON logs, a free port, the scan every minute."""
     text = LOCAL_CONFIG.read_text()
     for old, new in {
-        "wash_sale: true": "wash_sale: false",
         "port: 9108": f"port: {port}",
         "format: auto": "format: json",
         'schedule: "*/5 * * * *"': 'schedule: "* * * * *"',

@@ -50,8 +50,7 @@ LOCAL_CONFIG = ROOT / "config" / "local.yaml"
 CHAIN = ChainId(31337)
 KEY_VAR = "HARVESTD_PRIVATE_KEY"
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-NO_WASH_NO_REBALANCE = {
-    "wash_sale: true": "wash_sale: false",
+NO_WASH_NO_REBALANCE = {  # config/local.yaml books without the wash-sale rule
     "  rebalance:\n    enabled: true": "  rebalance:\n    enabled: false",
 }
 
@@ -147,7 +146,7 @@ def test_dry_run_plans_each_open_proposal_once_and_sends_nothing(
     clean_world: World, tmp_path: Path
 ) -> None:
     # Without the wash-sale rule the world gives harvests (sell, then buy back) and a rebalance.
-    settings = world_settings(tmp_path, clean_world, {"wash_sale: true": "wash_sale: false"}, {})
+    settings = world_settings(tmp_path, clean_world, {}, {})
     store = backfilled_store(settings)
     try:
         with capture_logs():
@@ -250,8 +249,12 @@ def test_live_executes_an_approved_harvest_and_books_its_expected_loss(
     clean_world: World, tmp_path: Path
 ) -> None:
     manifest = clean_world.manifest
-    # Harvests only, so that the one approved proposal is the only trade.
-    replace = {"  rebalance:\n    enabled: true": "  rebalance:\n    enabled: false"}
+    # Harvests only, so that the one approved proposal is the only trade; with the
+    # wash-sale rule on, the harvest re-enters through the substitute in one swap.
+    replace = {
+        "  rebalance:\n    enabled: true": "  rebalance:\n    enabled: false",
+        "wash_sale: false": "wash_sale: true",
+    }
     plain = world_settings(tmp_path, clean_world, replace, {})
     store = backfilled_store(plain)
     try:

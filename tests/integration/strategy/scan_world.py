@@ -13,6 +13,10 @@ ROOT = Path(__file__).resolve().parents[3]
 LOCAL_CONFIG = ROOT / "config" / "local.yaml"
 
 
+WASH_SALE_ON = {"wash_sale: false": "wash_sale: true"}
+"""config/local.yaml books without the US wash-sale rule; tests of the rule switch it on."""
+
+
 def world_settings(
     tmp_path: Path, rpc_url: str, db_url: str, replace: dict[str, str] | None = None
 ) -> Settings:

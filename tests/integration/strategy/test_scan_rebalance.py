@@ -26,12 +26,11 @@ from strategy.tax import tax_for_year
 from strategy.valuation import value_portfolio
 from strategy.values import AssetTarget, OpenLot, Targets, term_of
 
-# Wash sale off: with it on, the band-edge sizing may only buy what no recent loss
-# sale blocks (USDC, WETH had losses inside the window), and that room is too small
-# to bring LINK all the way back inside its band.
+# Wash sale off (config/local.yaml's setting): with it on, the band-edge sizing may only
+# buy what no recent loss sale blocks (USDC, WETH had losses inside the window), and that
+# room is too small to bring LINK all the way back inside its band.
 SETTINGS = {
     "  harvest:\n    enabled: true": "  harvest:\n    enabled: false",
-    "wash_sale: true": "wash_sale: false",
 }
 WEIGHT_PLACES = Decimal("0.0001")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from scan_world import backfilled_store, world_settings
+from scan_world import WASH_SALE_ON, backfilled_store, world_settings
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
@@ -100,7 +100,8 @@ def any_store_path(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
 def test_harvest_names_the_losing_lots_and_the_exact_loss_wash_sale_goes_to_substitute(
     clean_world: World, tmp_path: Path, store_path: str
 ) -> None:
-    settings = world_settings(tmp_path, clean_world.rpc_url, store_path, REBALANCE_OFF)
+    replace = {**REBALANCE_OFF, **WASH_SALE_ON}
+    settings = world_settings(tmp_path, clean_world.rpc_url, store_path, replace)
     store = backfilled_store(settings)
     try:
         outcome, logs = scan_once(settings, store)
@@ -160,8 +161,7 @@ def test_harvest_names_the_losing_lots_and_the_exact_loss_wash_sale_goes_to_subs
 def test_without_wash_sale_the_loss_goes_back_into_the_same_asset(
     clean_world: World, tmp_path: Path, store_path: str
 ) -> None:
-    replace = {**REBALANCE_OFF, "wash_sale: true": "wash_sale: false"}
-    settings = world_settings(tmp_path, clean_world.rpc_url, store_path, replace)
+    settings = world_settings(tmp_path, clean_world.rpc_url, store_path, REBALANCE_OFF)
     store = backfilled_store(settings)
     try:
         outcome, _logs = scan_once(settings, store)
@@ -179,7 +179,9 @@ def test_without_wash_sale_the_loss_goes_back_into_the_same_asset(
 def test_uk_reentry_goes_to_the_substitute(
     clean_world: World, tmp_path: Path, store_path: str
 ) -> None:
-    us = world_settings(tmp_path, clean_world.rpc_url, store_path, REBALANCE_OFF)
+    us = world_settings(
+        tmp_path, clean_world.rpc_url, store_path, {**REBALANCE_OFF, **WASH_SALE_ON}
+    )
     # The store is booked under the us rules: a uk backfill fails today (the settings'
     # default method fifo is refused by the uk engine; reported). The scan then decides
     # under the uk's rules: 30-day rule, no same-asset re-entry.
@@ -188,7 +190,6 @@ def test_uk_reentry_goes_to_the_substitute(
         **REBALANCE_OFF,
         "jurisdiction: us": "jurisdiction: uk",
         "method: hifo": "",
-        "wash_sale: true": "wash_sale: false",
         "    short_term: 0.35\n    long_term: 0.15": "    flat: 0.20",
     }
     uk = world_settings(tmp_path, clean_world.rpc_url, store_path, replace)
@@ -213,8 +214,7 @@ def test_uk_reentry_goes_to_the_substitute(
 def test_a_loss_too_small_for_its_gas_is_declined_with_its_reason(
     clean_world: World, tmp_path: Path, store_path: str
 ) -> None:
-    replace = {**REBALANCE_OFF, "wash_sale: true": "wash_sale: false"}
-    settings = world_settings(tmp_path, clean_world.rpc_url, store_path, replace)
+    settings = world_settings(tmp_path, clean_world.rpc_url, store_path, REBALANCE_OFF)
     store = backfilled_store(settings)
     try:
         # Gas at which one swap (~150k gas) costs about 100 USD: a two-swap harvest of the
@@ -239,7 +239,7 @@ def test_a_loss_too_small_for_its_gas_is_declined_with_its_reason(
 def test_a_second_scan_creates_no_equivalent_proposal(
     clean_world: World, tmp_path: Path, any_store_path: str
 ) -> None:
-    settings = world_settings(tmp_path, clean_world.rpc_url, any_store_path)
+    settings = world_settings(tmp_path, clean_world.rpc_url, any_store_path, WASH_SALE_ON)
     store = backfilled_store(settings)
     try:
         first, _ = scan_once(settings, store)
@@ -261,7 +261,7 @@ def test_a_second_scan_creates_no_equivalent_proposal(
 def test_scan_once_command_prints_the_proposals_and_stores_them(
     clean_world: World, tmp_path: Path, store_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = world_settings(tmp_path, clean_world.rpc_url, store_path)
+    settings = world_settings(tmp_path, clean_world.rpc_url, store_path, WASH_SALE_ON)
     backfilled_store(settings).close()
     monkeypatch.setenv("HARVESTD_RPC_URL", clean_world.rpc_url)
     monkeypatch.setenv("HARVESTD_DATABASE_URL", store_path)
@@ -287,7 +287,7 @@ def test_scan_once_command_prints_the_proposals_and_stores_them(
 def test_the_daemon_scan_job_stores_proposals_and_stops_when_asked(
     clean_world: World, tmp_path: Path, store_path: str
 ) -> None:
-    settings = world_settings(tmp_path, clean_world.rpc_url, store_path)
+    settings = world_settings(tmp_path, clean_world.rpc_url, store_path, WASH_SALE_ON)
     store = backfilled_store(settings)
     try:
         job = scan_job(settings, store)

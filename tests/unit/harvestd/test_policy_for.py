@@ -24,7 +24,17 @@ def test_us_keeps_the_configured_method() -> None:
     policy = policy_for(load_settings(LOCAL, environ={}))
     assert policy.jurisdiction is Jurisdiction.US
     assert policy.method is LotMethod.HIFO
+    assert policy.wash_sale is False  # config/local.yaml: crypto is outside the US rule
+
+
+def test_wash_sale_setting_reaches_the_engine(tmp_path: Path) -> None:
+    owner = (
+        "owner:\n  jurisdiction: us\n  method: fifo\n  wash_sale: true\n"
+        "  tax_rates:\n    short_term: 0.35\n    long_term: 0.15\n"
+    )
+    policy = policy_for(load_settings(_with_owner(tmp_path, owner), environ={}))
     assert policy.wash_sale is True
+    assert policy.method is LotMethod.FIFO
 
 
 def test_pooling_jurisdictions_take_no_method(tmp_path: Path) -> None:

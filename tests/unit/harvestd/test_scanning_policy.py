@@ -32,7 +32,7 @@ def address(s: Settings, symbol: str) -> str:
 
 
 def test_local_settings_become_the_policy(tmp_path: Path) -> None:
-    s = settings(tmp_path)
+    s = settings(tmp_path, {"wash_sale: false": "wash_sale: true"})
     policy = policy_for_chain(s, s.chains[0])
     assert policy.rules.code is Jurisdiction.US
     assert policy.rules.reentry_window_days == 30  # wash sale on
@@ -81,7 +81,6 @@ def test_uk_has_no_loss_limit_and_its_tax_year_starts_in_april(tmp_path: Path) -
         {
             "jurisdiction: us": "jurisdiction: uk",
             "method: hifo": "",
-            "wash_sale: true": "wash_sale: false",
             "    short_term: 0.35\n    long_term: 0.15": "    flat: 0.20",
             'tax_year_start: "01-01"': 'tax_year_start: "04-06"',
         },
