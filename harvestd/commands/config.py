@@ -16,6 +16,8 @@ Commands:
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Final
@@ -24,7 +26,7 @@ import typer
 
 from harvestd.errors import ConfigError
 from harvestd.logs import SecretRedactor, configure_logging
-from harvestd.settings import Settings, load_settings
+from harvestd.settings import KeystoreKeySource, Settings, load_settings
 from harvestd.settings_types import LogFormat, LogLevel
 
 EXIT_CONFIG: Final = 2
@@ -70,14 +72,31 @@ def load_settings_or_exit(ctx: typer.Context, path: Path | None = None) -> Setti
 def start_logging(ctx: typer.Context, settings: Settings | None) -> SecretRedactor:
     """Configure logging from `settings.logging`, overridden by the root options.
 
-    The settings' credentials (RPC and database URL secrets) are registered with the
-    returned redactor; register the signing key on it once it is read.
+    The settings' credentials (RPC and database URL secrets, and the keystore's password
+    when one is configured and set) are registered with the returned redactor; register
+    the signing key on it once it is read.
     """
     options = global_options(ctx)
     level = options.log_level or (settings.logging.level if settings else LogLevel.INFO)
     fmt = options.log_format or (settings.logging.format if settings else LogFormat.AUTO)
-    redactor = SecretRedactor(settings.secret_values() if settings else ())
+    redactor = SecretRedactor(secrets_to_redact(settings, os.environ) if settings else ())
     return configure_logging(level, fmt, redactor=redactor)
+
+
+def secrets_to_redact(settings: Settings, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Every secret the settings lead to: their credentials, and the keystore's password
+    (as secret as the key it opens) read from its environment variable.
+
+    Raises:
+        Nothing.
+    """
+    found = list(settings.secret_values())
+    source = settings.execution.key
+    if isinstance(source, KeystoreKeySource):
+        password = environ.get(source.password_env)
+        if password:
+            found.append(password)
+    return tuple(found)
 
 
 config_app = typer.Typer(
