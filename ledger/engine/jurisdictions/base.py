@@ -14,7 +14,8 @@ from typing import Protocol
 
 from ledger.engine.records import Replayed
 
-__all__ = ["Replayed", "RuleSet"]
+__all__ = ["Replayed", "RuleSet", "StatutoryPoolRules"]
+from ledger.engine.errors import MethodNotAllowed
 from ledger.engine.terms import TermScheme
 from ledger.engine.values import (
     Jurisdiction,
@@ -87,3 +88,39 @@ class RuleSet(Protocol):
             EngineError: an event the rules refuse.
         """
         ...
+
+
+class StatutoryPoolRules:
+    """What the pooling rule sets (uk, ca) share: the law fixes how disposals match, so no
+    lot method may be chosen, and gains have no holding-period terms. A subclass names its
+    `jurisdiction`, `pool_rule` and `default_rates`, and owns its `replay`."""
+
+    jurisdiction: Jurisdiction
+    pool_rule: MatchRule
+    default_rates: TaxRates
+    pools_wallets = True
+
+    def method_for(self, policy: Policy) -> None:
+        """The statutory matching rules; no method may be chosen.
+
+        Raises:
+            MethodNotAllowed: a method was given.
+        """
+        if policy.method is not None:
+            raise MethodNotAllowed(self.jurisdiction, str(policy.method), ())
+
+    def rates_for(self, policy: Policy) -> TaxRates:
+        """The policy's rates, or the jurisdiction's default.
+
+        Raises:
+            Nothing.
+        """
+        return policy.rates or self.default_rates
+
+    def terms_for(self, policy: Policy) -> None:
+        """No terms.
+
+        Raises:
+            Nothing.
+        """
+        return None

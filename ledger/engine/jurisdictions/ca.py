@@ -24,8 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
-from ledger.engine.errors import MethodNotAllowed
-from ledger.engine.jurisdictions.base import Replayed
+from ledger.engine.jurisdictions.base import Replayed, StatutoryPoolRules
 from ledger.engine.money import from_units, share
 from ledger.engine.pools import Pools, check_wallets, cost_of, proceeds_of
 from ledger.engine.records import DisposalRecord, PieceRecord, RemovalRecord
@@ -97,37 +96,13 @@ def _timelines(events: Sequence[tuple[datetime, LotEvent]]) -> dict[str, _Timeli
     return lines
 
 
-class CaRules:
+class CaRules(StatutoryPoolRules):
     """Adjusted cost base with the superficial-loss rule."""
 
-    jurisdiction: Final = Jurisdiction.CA
-    pools_wallets: Final = True
-    pool_rule: Final = MatchRule.ACB
-
-    def method_for(self, policy: Policy) -> None:
-        """Average cost is the law; no method may be chosen.
-
-        Raises:
-            MethodNotAllowed: a method was given.
-        """
-        if policy.method is not None:
-            raise MethodNotAllowed(self.jurisdiction, str(policy.method), ())
-
-    def rates_for(self, policy: Policy) -> TaxRates:
-        """The policy's rates or half the top combined (Ontario) marginal rate.
-
-        Raises:
-            Nothing.
-        """
-        return policy.rates or DEFAULT_RATES
-
-    def terms_for(self, policy: Policy) -> None:
-        """No terms.
-
-        Raises:
-            Nothing.
-        """
-        return None
+    jurisdiction = Jurisdiction.CA
+    pool_rule = MatchRule.ACB
+    default_rates = DEFAULT_RATES
+    """Half the top combined (Ontario) marginal rate, unless the policy gives rates."""
 
     def replay(self, events: Sequence[tuple[datetime, LotEvent]], policy: Policy) -> Replayed:
         """Run the ACB pools in time order, denying superficial losses.

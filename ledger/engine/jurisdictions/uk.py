@@ -25,8 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
-from ledger.engine.errors import MethodNotAllowed
-from ledger.engine.jurisdictions.base import Replayed
+from ledger.engine.jurisdictions.base import Replayed, StatutoryPoolRules
 from ledger.engine.money import share
 from ledger.engine.pools import Pools, check_wallets, cost_of, proceeds_of, split_proceeds
 from ledger.engine.records import DisposalRecord, PieceRecord, RemovalRecord
@@ -79,37 +78,13 @@ class _Disposals:
         self.done = False
 
 
-class UkRules:
+class UkRules(StatutoryPoolRules):
     """Same day, thirty days, Section 104 pool."""
 
-    jurisdiction: Final = Jurisdiction.UK
-    pools_wallets: Final = True
-    pool_rule: Final = MatchRule.S104
-
-    def method_for(self, policy: Policy) -> None:
-        """The statutory matching rules; no method may be chosen.
-
-        Raises:
-            MethodNotAllowed: a method was given.
-        """
-        if policy.method is not None:
-            raise MethodNotAllowed(self.jurisdiction, str(policy.method), ())
-
-    def rates_for(self, policy: Policy) -> TaxRates:
-        """The policy's rates or the 24% higher CGT rate (from 30 October 2024).
-
-        Raises:
-            Nothing.
-        """
-        return policy.rates or DEFAULT_RATES
-
-    def terms_for(self, policy: Policy) -> None:
-        """No terms.
-
-        Raises:
-            Nothing.
-        """
-        return None
+    jurisdiction = Jurisdiction.UK
+    pool_rule = MatchRule.S104
+    default_rates = DEFAULT_RATES
+    """The 24% higher CGT rate (from 30 October 2024), unless the policy gives rates."""
 
     def replay(self, events: Sequence[tuple[datetime, LotEvent]], policy: Policy) -> Replayed:
         """Match every day's disposals, then run the pool in time order.
